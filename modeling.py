@@ -1,0 +1,683 @@
+"""The ALBERT model: config, encoder, pretraining heads and checkpoint mapping.
+
+One graph builder serves both released checkpoint layouts:
+
+* "brightmart" -- albert_zh's own releases (albert_tiny_zh ... albert_xxlarge_zh).
+  Word vectors are projected E->H by `word_embeddings_2` before the position and
+  token-type embeddings are added at width H; one block `layer_shared` is applied
+  `num_hidden_layers` times, post-LN or pre-LN (`ln_type`).
+* "google" -- google-research/albert and albert_zh's `*_google` releases.
+  Embeddings are summed at width E and mapped to H by
+  `embedding_hidden_mapping_in`; layers are spread over `num_hidden_groups`
+  groups of `inner_group_num` post-LN blocks each.
+
+Cross-layer sharing (the ALBERT paper's ablation) is a config choice, `sharing`:
+"all" (the released models), "attention" (attention shared, feed-forward per
+layer), "ffn" (feed-forward shared, attention per layer) or "none".
+
+Variable names match the released checkpoints exactly, so they load by name.
+"""
+
+import collections
+import copy
+import json
+import math
+import re
+
+import numpy as np
+import six
+import tensorflow.compat.v1 as tf
+
+LAYOUTS = ("brightmart", "google")
+LN_TYPES = ("postln", "preln")
+SHARING_MODES = ("all", "attention", "ffn", "none")
+ACTIVATIONS = ("gelu", "relu", "tanh", "linear")
+
+_REQUIRED_SIZES = ("vocab_size", "embedding_size", "hidden_size",
+                   "num_hidden_layers", "num_attention_heads",
+                   "intermediate_size")
+# Keys that only google-research/albert configs carry. The last four describe
+# experimental structures the released models never used; they are accepted and
+# kept so a config round-trips, but have no effect.
+_GOOGLE_KEYS = ("num_hidden_groups", "inner_group_num", "net_structure_type",
+                "gap_size", "num_memory_blocks", "down_scale_factor")
+_BRIGHTMART_KEYS = ("ln_type",)
+# BERT-Chinese leftovers that albert_zh's published configs still carry; no
+# code ever read them.
+_IGNORED_KEYS = ("directionality", "pooler_fc_size", "pooler_num_attention_heads",
+                 "pooler_num_fc_layers", "pooler_size_per_head", "pooler_type")
+_OPTIMIZER_SLOT_SUFFIXES = ("/adam_m", "/adam_v", "/lamb_m", "/lamb_v")
+
+
+class AlbertConfig(object):
+  """Sizes and choices of an ALBERT model; reads albert_zh and google JSON."""
+
+  def __init__(self,
+               vocab_size,
+               embedding_size,
+               hidden_size,
+               num_hidden_layers,
+               num_attention_heads,
+               intermediate_size,
+               hidden_act="gelu",
+               hidden_dropout_prob=0.0,
+               attention_probs_dropout_prob=0.0,
+               max_position_embeddings=512,
+               type_vocab_size=2,
+               initializer_range=0.02,
+               layout="brightmart",
+               ln_type="postln",
+               sharing="all",
+               num_hidden_groups=1,
+               inner_group_num=1,
+               net_structure_type=0,
+               gap_size=0,
+               num_memory_blocks=0,
+               down_scale_factor=1):
+    self.vocab_size = vocab_size
+    self.embedding_size = embedding_size
+    self.hidden_size = hidden_size
+    self.num_hidden_layers = num_hidden_layers
+    self.num_attention_heads = num_attention_heads
+    self.intermediate_size = intermediate_size
+    self.hidden_act = hidden_act
+    self.hidden_dropout_prob = hidden_dropout_prob
+    self.attention_probs_dropout_prob = attention_probs_dropout_prob
+    self.max_position_embeddings = max_position_embeddings
+    self.type_vocab_size = type_vocab_size
+    self.initializer_range = initializer_range
+    self.layout = layout
+    self.ln_type = ln_type
+    self.sharing = sharing
+    self.num_hidden_groups = num_hidden_groups
+    self.inner_group_num = inner_group_num
+    self.net_structure_type = net_structure_type
+    self.gap_size = gap_size
+    self.num_memory_blocks = num_memory_blocks
+    self.down_scale_factor = down_scale_factor
+    self.validate()
+
+  @classmethod
+  def from_dict(cls, json_object, source="config"):
+    """Builds a config from a dict as published; `source` names it in errors."""
+    values = dict(json_object)
+    missing = [key for key in _REQUIRED_SIZES if key not in values]
+    if missing:
+      raise ValueError(
+          "%s is missing required key(s) %s; every ALBERT config must give %s."
+          % (source, ", ".join(missing), ", ".join(_REQUIRED_SIZES)))
+    if "layout" not in values:
+      values["layout"] = _infer_layout(values, source)
+    known = set(_config_arg_names())
+    unknown = sorted(key for key in values
+                     if key not in known and key not in _IGNORED_KEYS)
+    if unknown:
+      tf.logging.warning("%s: ignoring unknown key(s) %s", source,
+                         ", ".join(unknown))
+    try:
+      return cls(**{k: v for k, v in values.items() if k in known})
+    except ValueError as e:
+      raise ValueError("%s: %s" % (source, e))
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    """Reads a config JSON file (albert_zh or google-research/albert)."""
+    if not tf.gfile.Exists(json_file):
+      raise ValueError("Config file %s does not exist; pass an existing "
+                       "--bert_config_file (see albert_config/)." % json_file)
+    with tf.gfile.GFile(json_file, "r") as reader:
+      text = reader.read()
+    try:
+      values = json.loads(text)
+    except ValueError as e:
+      raise ValueError("Config file %s is not valid JSON: %s" % (json_file, e))
+    if not isinstance(values, dict):
+      raise ValueError("Config file %s must hold a JSON object." % json_file)
+    return cls.from_dict(values, source=json_file)
+
+  def validate(self):
+    """Raises ValueError naming the first key with an impossible value."""
+    for key in _REQUIRED_SIZES + ("max_position_embeddings", "type_vocab_size",
+                                  "num_hidden_groups", "inner_group_num"):
+      value = getattr(self, key)
+      if not isinstance(value, six.integer_types) or value <= 0:
+        raise ValueError("%s must be a positive integer, got %r" % (key, value))
+    _check_choice("layout", self.layout, LAYOUTS)
+    _check_choice("ln_type", self.ln_type, LN_TYPES)
+    _check_choice("sharing", self.sharing, SHARING_MODES)
+    _check_choice("hidden_act", self.hidden_act, ACTIVATIONS)
+    if self.hidden_size % self.num_attention_heads:
+      raise ValueError(
+          "hidden_size (%d) must be a multiple of num_attention_heads (%d)" %
+          (self.hidden_size, self.num_attention_heads))
+    if self.layout == "google" and self.ln_type != "postln":
+      raise ValueError("ln_type=%r: the google layout is post-LN only; use "
+                       "layout \"brightmart\" for pre-LN" % self.ln_type)
+    if self.num_hidden_groups > self.num_hidden_layers:
+      raise ValueError("num_hidden_groups (%d) exceeds num_hidden_layers (%d)"
+                       % (self.num_hidden_groups, self.num_hidden_layers))
+    if self.layout == "brightmart" and (self.num_hidden_groups != 1 or
+                                        self.inner_group_num != 1):
+      raise ValueError("num_hidden_groups/inner_group_num need layout "
+                       "\"google\"; the brightmart layout has one shared block")
+
+  def to_dict(self):
+    return copy.deepcopy(self.__dict__)
+
+  def to_json_string(self):
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def _config_arg_names():
+  code = AlbertConfig.__init__.__code__
+  return code.co_varnames[1:code.co_argcount]
+
+
+def _check_choice(key, value, choices):
+  if value not in choices:
+    raise ValueError("unknown %s %r; expected one of %s" %
+                     (key, value, ", ".join(choices)))
+
+
+def _infer_layout(values, source):
+  has_google = [key for key in _GOOGLE_KEYS if key in values]
+  has_brightmart = [key for key in _BRIGHTMART_KEYS if key in values]
+  if has_google and has_brightmart:
+    raise ValueError(
+        "%s mixes google keys (%s) with brightmart keys (%s); add "
+        "\"layout\": \"google\" or \"brightmart\" to say which checkpoint "
+        "layout it describes." % (source, ", ".join(has_google),
+                                  ", ".join(has_brightmart)))
+  return "google" if has_google else "brightmart"
+
+
+# ----------------------------------------------------------------------------
+# The model.
+
+
+class AlbertModel(object):
+  """ALBERT encoder; the constructor builds the graph, getters return tensors.
+
+  Example:
+    config = modeling.AlbertConfig.from_json_file("albert_config/albert_config_tiny.json")
+    model = modeling.AlbertModel(config, is_training=False, input_ids=ids,
+                                 input_mask=mask, token_type_ids=segments)
+    pooled = model.get_pooled_output()
+  """
+
+  def __init__(self,
+               config,
+               is_training,
+               input_ids,
+               input_mask=None,
+               token_type_ids=None,
+               use_one_hot_embeddings=False,
+               scope=None):
+    config = copy.deepcopy(config)
+    if not is_training:
+      config.hidden_dropout_prob = 0.0
+      config.attention_probs_dropout_prob = 0.0
+    batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
+    if input_mask is None:
+      input_mask = tf.ones([batch_size, seq_length], dtype=tf.int32)
+    if token_type_ids is None:
+      token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
+
+    with tf.variable_scope(scope, default_name="bert"):
+      with tf.variable_scope("embeddings"):
+        self.embedding_output, self.word_embeddings, self.word_embeddings_2 = (
+            _embeddings(config, input_ids, token_type_ids,
+                        use_one_hot_embeddings))
+      with tf.variable_scope("encoder"):
+        attention_bias = attention_bias_from_mask(input_mask)
+        self.all_encoder_layers = _encoder(config, self.embedding_output,
+                                           attention_bias)
+      self.sequence_output = self.all_encoder_layers[-1]
+      with tf.variable_scope("pooler"):
+        first_token = tf.squeeze(self.sequence_output[:, 0:1, :], axis=1)
+        self.pooled_output = dense(first_token, config.hidden_size,
+                                   activation=tf.tanh,
+                                   initializer_range=config.initializer_range)
+
+  def get_sequence_output(self):
+    """Final hidden states, [batch_size, seq_length, hidden_size]."""
+    return self.sequence_output
+
+  def get_pooled_output(self):
+    """tanh(dense(first token)), [batch_size, hidden_size]."""
+    return self.pooled_output
+
+  def get_all_encoder_layers(self):
+    """Output of every block application (each inner block for google)."""
+    return self.all_encoder_layers
+
+  def get_embedding_output(self):
+    """Embeddings after LayerNorm: width H (brightmart) or E (google)."""
+    return self.embedding_output
+
+  def get_embedding_table(self):
+    """The word embedding table `word_embeddings`, [vocab_size, E]."""
+    return self.word_embeddings
+
+  def get_embedding_projection(self):
+    """brightmart's `word_embeddings_2` [E, H]; None in the google layout."""
+    return self.word_embeddings_2
+
+
+def _embeddings(config, input_ids, token_type_ids, use_one_hot_embeddings):
+  """Returns (embedding_output, word_embeddings table, projection or None)."""
+  batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
+  if isinstance(seq_length, int) and seq_length > config.max_position_embeddings:
+    raise ValueError("sequence length %d exceeds max_position_embeddings %d"
+                     % (seq_length, config.max_position_embeddings))
+  initializer = create_initializer(config.initializer_range)
+  embedding_size = config.embedding_size
+  word_table = tf.get_variable("word_embeddings",
+                               [config.vocab_size, embedding_size],
+                               initializer=initializer)
+  flat_ids = tf.reshape(input_ids, [-1])
+  word_vectors = _lookup(word_table, flat_ids, config.vocab_size,
+                         use_one_hot_embeddings)
+  projection = None
+  if config.layout == "brightmart":
+    # albert_zh projects only the word vectors; the other embeddings live at H.
+    projection = tf.get_variable("word_embeddings_2",
+                                 [embedding_size, config.hidden_size],
+                                 initializer=initializer)
+    word_vectors = tf.matmul(word_vectors, projection)
+    width = config.hidden_size
+  else:
+    width = embedding_size
+  output = tf.reshape(word_vectors, [batch_size, seq_length, width])
+
+  type_table = tf.get_variable("token_type_embeddings",
+                               [config.type_vocab_size, width],
+                               initializer=initializer)
+  flat_types = tf.reshape(token_type_ids, [-1])
+  # A one-hot product is faster than a gather for a 2-row table on every device.
+  type_vectors = tf.matmul(tf.one_hot(flat_types, config.type_vocab_size),
+                           type_table)
+  output += tf.reshape(type_vectors, [batch_size, seq_length, width])
+
+  position_table = tf.get_variable("position_embeddings",
+                                   [config.max_position_embeddings, width],
+                                   initializer=initializer)
+  output += tf.expand_dims(position_table[:seq_length], 0)
+  output = layer_norm(output)
+  output = dropout(output, config.hidden_dropout_prob)
+  return output, word_table, projection
+
+
+def _lookup(table, flat_ids, vocab_size, use_one_hot):
+  if use_one_hot:  # TPUs prefer a matmul to a gather.
+    return tf.matmul(tf.one_hot(flat_ids, depth=vocab_size), table)
+  return tf.gather(table, flat_ids)
+
+
+def _encoder(config, embedding_output, attention_bias):
+  """Runs the shared blocks; returns every block's output as [B, T, H]."""
+  batch_size, seq_length, width = get_shape_list(embedding_output,
+                                                 expected_rank=3)
+  hidden = tf.reshape(embedding_output, [batch_size * seq_length, width])
+  if width != config.hidden_size:  # google layout: embeddings stay at E
+    hidden = dense(hidden, config.hidden_size, "embedding_hidden_mapping_in",
+                   initializer_range=config.initializer_range)
+
+  outputs = []
+  for layer_index in range(config.num_hidden_layers):
+    for attention_scope, ffn_scope in _block_scopes(config, layer_index):
+      hidden = _block(config, hidden, attention_bias, batch_size, seq_length,
+                      attention_scope, ffn_scope)
+      outputs.append(hidden)
+  return [tf.reshape(h, [batch_size, seq_length, config.hidden_size])
+          for h in outputs]
+
+
+BlockScopes = collections.namedtuple("BlockScopes", ["attention", "ffn"])
+
+
+def _block_scopes(config, layer_index):
+  """Variable-scope paths (under bert/encoder) of each block of one layer.
+
+  Sharing is expressed through names: two layers whose scopes coincide use the
+  same variables (they are created with AUTO_REUSE).
+  """
+  def shared_index(shares):
+    if config.layout == "google":
+      groups = config.num_hidden_groups if shares else config.num_hidden_layers
+      return layer_index * groups // config.num_hidden_layers
+    return None if shares else layer_index
+
+  attention_shared = config.sharing in ("all", "attention")
+  ffn_shared = config.sharing in ("all", "ffn")
+  attention_index = shared_index(attention_shared)
+  ffn_index = shared_index(ffn_shared)
+  if config.layout == "brightmart":
+    name = lambda i: "layer_shared" if i is None else "layer_%d" % i
+    return [BlockScopes(name(attention_index), name(ffn_index))]
+  return [BlockScopes("transformer/group_%d/inner_group_%d" % (attention_index,
+                                                                inner),
+                      "transformer/group_%d/inner_group_%d" % (ffn_index, inner))
+          for inner in range(config.inner_group_num)]
+
+
+def _block(config, hidden, attention_bias, batch_size, seq_length,
+           attention_scope, ffn_scope):
+  """One transformer block on [B*T, H] under the layout's variable names."""
+  names = _BLOCK_NAMES[config.layout]
+  preln = config.ln_type == "preln"
+  init_range = config.initializer_range
+
+  with tf.variable_scope(attention_scope, reuse=tf.AUTO_REUSE):
+    attention_input = layer_norm(hidden, names.attention_ln) if preln else hidden
+    with tf.variable_scope(names.attention + "/self"):
+      context = attention_layer(config, attention_input, attention_bias,
+                                batch_size, seq_length)
+    with tf.variable_scope(names.attention + "/output"):
+      attention_output = dense(context, config.hidden_size,
+                               initializer_range=init_range)
+      attention_output = dropout(attention_output, config.hidden_dropout_prob)
+    if preln:
+      hidden = attention_output + hidden
+    else:
+      hidden = layer_norm(attention_output + hidden, names.attention_ln)
+
+  with tf.variable_scope(ffn_scope, reuse=tf.AUTO_REUSE):
+    ffn_input = layer_norm(hidden, names.ffn_ln) if preln else hidden
+    with tf.variable_scope(names.intermediate):
+      intermediate = dense(ffn_input, config.intermediate_size,
+                           activation=get_activation(config.hidden_act),
+                           initializer_range=init_range)
+    with tf.variable_scope(names.ffn_output):
+      ffn_output = dense(intermediate, config.hidden_size,
+                         initializer_range=init_range)
+      ffn_output = dropout(ffn_output, config.hidden_dropout_prob)
+    if preln:
+      return ffn_output + hidden
+    return layer_norm(ffn_output + hidden, names.ffn_ln)
+
+
+# Where each layout keeps the pieces of a block, relative to its block scope.
+# Pre-LN (brightmart only) applies the same two LayerNorms to the block inputs.
+_BlockNames = collections.namedtuple("_BlockNames", [
+    "attention", "attention_ln", "intermediate", "ffn_output", "ffn_ln"])
+_BLOCK_NAMES = {
+    "brightmart": _BlockNames("attention", "attention/output/LayerNorm",
+                              "intermediate", "output", "output/LayerNorm"),
+    "google": _BlockNames("attention_1", "LayerNorm", "ffn_1/intermediate",
+                          "ffn_1/intermediate/output", "LayerNorm_1"),
+}
+
+
+def attention_layer(config, hidden, attention_bias, batch_size, seq_length):
+  """Multi-head self-attention on [B*T, H]; returns the context, [B*T, H]."""
+  num_heads = config.num_attention_heads
+  head_size = config.hidden_size // num_heads
+
+  def heads(name):
+    projected = dense(hidden, config.hidden_size, name,
+                      initializer_range=config.initializer_range)
+    projected = tf.reshape(projected,
+                           [batch_size, seq_length, num_heads, head_size])
+    return tf.transpose(projected, [0, 2, 1, 3])  # [B, N, T, D]
+
+  query, key, value = heads("query"), heads("key"), heads("value")
+  scores = tf.matmul(query, key, transpose_b=True)
+  scores = scores * (1.0 / math.sqrt(float(head_size)))
+  scores += attention_bias
+  probs = tf.nn.softmax(scores)
+  probs = dropout(probs, config.attention_probs_dropout_prob)
+  context = tf.matmul(probs, value)  # [B, N, T, D]
+  context = tf.transpose(context, [0, 2, 1, 3])
+  return tf.reshape(context, [batch_size * seq_length, config.hidden_size])
+
+
+def attention_bias_from_mask(input_mask):
+  """[B, T] 0/1 mask -> [B, 1, 1, T] additive bias: 0 kept, -10000 masked."""
+  mask = tf.cast(input_mask, tf.float32)
+  return (1.0 - mask[:, tf.newaxis, tf.newaxis, :]) * -10000.0
+
+
+# ----------------------------------------------------------------------------
+# Pretraining heads, shared by run_pretraining.py and the TF-Hub export.
+
+
+def masked_lm_logits(config, model, positions):
+  """MLM logits at `positions` [B, P] -> [B*P, vocab_size].
+
+  The output embedding is tied to the input one: brightmart's head maps
+  H -> H and then back through both factors (word_embeddings_2, word_embeddings);
+  google's maps H -> E and uses word_embeddings alone.
+  """
+  hidden = gather_indexes(model.get_sequence_output(), positions)
+  transform_width = (config.hidden_size if config.layout == "brightmart"
+                     else config.embedding_size)
+  with tf.variable_scope("cls/predictions"):
+    with tf.variable_scope("transform"):
+      hidden = dense(hidden, transform_width,
+                     activation=get_activation(config.hidden_act),
+                     initializer_range=config.initializer_range)
+      hidden = layer_norm(hidden)
+    output_bias = tf.get_variable("output_bias", shape=[config.vocab_size],
+                                  initializer=tf.zeros_initializer())
+  projection = model.get_embedding_projection()
+  if projection is not None:
+    hidden = tf.matmul(hidden, projection, transpose_b=True)
+  logits = tf.matmul(hidden, model.get_embedding_table(), transpose_b=True)
+  return tf.nn.bias_add(logits, output_bias)
+
+
+def sentence_order_logits(config, pooled_output):
+  """Sentence-order (or next-sentence) logits, [B, 2]; label 1 = swapped."""
+  with tf.variable_scope("cls/seq_relationship"):
+    output_weights = tf.get_variable(
+        "output_weights", shape=[2, config.hidden_size],
+        initializer=create_initializer(config.initializer_range))
+    output_bias = tf.get_variable("output_bias", shape=[2],
+                                  initializer=tf.zeros_initializer())
+  logits = tf.matmul(pooled_output, output_weights, transpose_b=True)
+  return tf.nn.bias_add(logits, output_bias)
+
+
+def masked_lm_loss(logits, label_ids, label_weights):
+  """Returns (loss, per_example_loss): sum(w * CE) / (sum(w) + 1e-5)."""
+  label_ids = tf.reshape(label_ids, [-1])
+  label_weights = tf.cast(tf.reshape(label_weights, [-1]), tf.float32)
+  per_example_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=tf.cast(label_ids, tf.int32), logits=logits)
+  loss = (tf.reduce_sum(label_weights * per_example_loss) /
+          (tf.reduce_sum(label_weights) + 1e-5))
+  return loss, per_example_loss
+
+
+def sentence_order_loss(logits, labels):
+  """Returns (loss, per_example_loss): mean cross-entropy over the batch."""
+  labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+  per_example_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels=labels, logits=logits)
+  return tf.reduce_mean(per_example_loss), per_example_loss
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints.
+
+_LAYOUT_MARKERS = (
+    ("google", re.compile(r"(^|/)encoder/(transformer/|embedding_hidden_mapping_in)")),
+    ("brightmart", re.compile(r"(^|/)(encoder/layer_|embeddings/word_embeddings_2)")),
+)
+_LAYOUT_ADVICE = {
+    "google": "a google-layout config (one with num_hidden_groups and "
+              "inner_group_num, e.g. albert_config/albert_config_tiny_google.json)",
+    "brightmart": "a brightmart-layout config (one with ln_type, e.g. "
+                  "albert_config/albert_config_tiny.json)",
+}
+
+
+def layout_of_names(names):
+  """"google", "brightmart" or None, judged from variable names."""
+  for layout, marker in _LAYOUT_MARKERS:
+    if any(marker.search(name) for name in names):
+      return layout
+  return None
+
+
+def checkpoint_layout(init_checkpoint):
+  """The layout of a checkpoint's variables: "brightmart", "google" or None."""
+  return layout_of_names([name for name, _ in _list_checkpoint(init_checkpoint)])
+
+
+def _list_checkpoint(init_checkpoint):
+  try:
+    return tf.train.list_variables(init_checkpoint)
+  except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
+    raise ValueError(
+        "Cannot read checkpoint %s (%s). Pass the checkpoint prefix, e.g. "
+        "/path/albert_tiny_zh/albert_model.ckpt, or a directory holding a "
+        "'checkpoint' file." % (init_checkpoint, e.__class__.__name__))
+
+
+def get_assignment_map_from_checkpoint(tvars, init_checkpoint):
+  """Maps graph variables to checkpoint variables of the same name and shape.
+
+  Optimizer slots and `global_step` in the checkpoint are skipped. Raises
+  ValueError when the checkpoint and the graph use different layouts, or when a
+  variable exists in both with different shapes (a config of the wrong size).
+
+  Returns:
+    (assignment_map, initialized_variable_names): an OrderedDict of checkpoint
+    name -> graph name, and a dict of the names it covers (with ":0" twins).
+  """
+  graph_shapes = collections.OrderedDict()
+  for var in tvars:
+    name = re.sub(r":\d+$", "", var.name)
+    graph_shapes[name] = var.shape.as_list()
+  checkpoint_shapes = collections.OrderedDict(
+      (name, shape) for name, shape in _list_checkpoint(init_checkpoint)
+      if name != "global_step" and not name.endswith(_OPTIMIZER_SLOT_SUFFIXES))
+  _check_same_layout(graph_shapes, checkpoint_shapes, init_checkpoint)
+
+  assignment_map = collections.OrderedDict()
+  initialized_variable_names = {}
+  for name, shape in checkpoint_shapes.items():
+    if name not in graph_shapes:
+      continue
+    if list(shape) != graph_shapes[name]:
+      raise ValueError(
+          "Variable %s is %s in the model but %s in %s: the config's sizes do "
+          "not match the checkpoint; pass the config it was trained with."
+          % (name, graph_shapes[name], list(shape), init_checkpoint))
+    assignment_map[name] = name
+    initialized_variable_names[name] = 1
+    initialized_variable_names[name + ":0"] = 1
+  return assignment_map, initialized_variable_names
+
+
+def _check_same_layout(graph_shapes, checkpoint_shapes, init_checkpoint):
+  graph_layout = layout_of_names(graph_shapes)
+  checkpoint_layout_name = layout_of_names(checkpoint_shapes)
+  if graph_layout and checkpoint_layout_name and (
+      graph_layout != checkpoint_layout_name):
+    example = next(name for name in checkpoint_shapes
+                   if dict(_LAYOUT_MARKERS)[checkpoint_layout_name].search(name))
+    raise ValueError(
+        "init_checkpoint %s has %s-layout variables (e.g. %s) but the config is "
+        "%s-layout: pass %s." % (init_checkpoint, checkpoint_layout_name,
+                                 example, graph_layout,
+                                 _LAYOUT_ADVICE[checkpoint_layout_name]))
+
+
+# ----------------------------------------------------------------------------
+# Small building blocks.
+
+
+def gelu(x):
+  """GELU, tanh approximation (as BERT and ALBERT were trained with)."""
+  cdf = 0.5 * (1.0 + tf.tanh(
+      math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
+  return x * cdf
+
+
+def get_activation(name):
+  """Maps a config's hidden_act string to a function (None for linear)."""
+  activations = {"gelu": gelu, "relu": tf.nn.relu, "tanh": tf.tanh,
+                 "linear": None}
+  key = name.lower() if isinstance(name, six.string_types) else name
+  if key not in activations:
+    raise ValueError("unknown hidden_act %r; expected one of %s" %
+                     (name, ", ".join(ACTIVATIONS)))
+  return activations[key]
+
+
+def layer_norm(input_tensor, name="LayerNorm"):
+  """LayerNorm over the last axis, epsilon 1e-12, variables beta and gamma."""
+  width = input_tensor.shape[-1]
+  with tf.variable_scope(name):
+    beta = tf.get_variable("beta", [width], initializer=tf.zeros_initializer())
+    gamma = tf.get_variable("gamma", [width], initializer=tf.ones_initializer())
+    mean, variance = tf.nn.moments(input_tensor, [-1], keepdims=True)
+    normalized = (input_tensor - mean) * tf.rsqrt(variance + 1e-12)
+    return normalized * gamma + beta
+
+
+def dense(input_tensor, units, name="dense", activation=None,
+          initializer_range=0.02):
+  """x @ kernel + bias under scope `name` (variables `kernel` [in, out], `bias`)."""
+  with tf.variable_scope(name):
+    kernel = tf.get_variable("kernel", [input_tensor.shape[-1], units],
+                             initializer=create_initializer(initializer_range))
+    bias = tf.get_variable("bias", [units], initializer=tf.zeros_initializer())
+    output = tf.nn.bias_add(tf.matmul(input_tensor, kernel), bias)
+  return activation(output) if activation else output
+
+
+def dropout(input_tensor, dropout_prob):
+  if not dropout_prob:
+    return input_tensor
+  return tf.nn.dropout(input_tensor, rate=dropout_prob)
+
+
+def create_initializer(initializer_range=0.02):
+  return tf.truncated_normal_initializer(stddev=initializer_range)
+
+
+def gather_indexes(sequence_tensor, positions):
+  """Gathers the vectors at `positions` [B, P] of [B, T, W] -> [B*P, W]."""
+  batch_size, seq_length, width = get_shape_list(sequence_tensor,
+                                                 expected_rank=3)
+  offsets = tf.reshape(tf.range(0, batch_size, dtype=tf.int32) * seq_length,
+                       [-1, 1])
+  flat_positions = tf.reshape(tf.cast(positions, tf.int32) + offsets, [-1])
+  flat_sequence = tf.reshape(sequence_tensor, [batch_size * seq_length, width])
+  return tf.gather(flat_sequence, flat_positions)
+
+
+def get_shape_list(tensor, expected_rank=None, name=None):
+  """Static dimensions where known, dynamic scalars elsewhere.
+
+  Raises ValueError when the tensor's rank is not `expected_rank` (an int or a
+  list of ints).
+  """
+  if expected_rank is not None:
+    assert_rank(tensor, expected_rank, name)
+  shape = tensor.shape.as_list()
+  dynamic = None
+  for index, dim in enumerate(shape):
+    if dim is None:
+      dynamic = dynamic if dynamic is not None else tf.shape(tensor)
+      shape[index] = dynamic[index]
+  return shape
+
+
+def assert_rank(tensor, expected_rank, name=None):
+  expected = ({expected_rank} if isinstance(expected_rank, six.integer_types)
+              else set(expected_rank))
+  actual = tensor.shape.ndims
+  if actual not in expected:
+    raise ValueError("Tensor %s has rank %s, expected %s (shape %s)" %
+                     (name or tensor.name, actual, sorted(expected),
+                      tensor.shape))
+
+
+def count_parameters(variables):
+  """Total number of scalars in `variables` (a list of tf.Variable)."""
+  return int(sum(np.prod(v.shape.as_list()) for v in variables))
