@@ -33,8 +33,8 @@ REQUIRED_SPECIAL_TOKENS = (PAD_TOKEN, UNK_TOKEN, CLS_TOKEN, SEP_TOKEN, MASK_TOKE
 SPIECE_UNDERLINE = "\u2581"
 
 # The CJK Unified Ideographs blocks (plus compatibility ideographs) that BERT splits
-# into single-character tokens. Hangul, kana etc. are deliberately not included:
-# those scripts separate words with spaces or are handled as ordinary words.
+# into single-character tokens. Kana and Hangul are not among them: BERT treats
+# those like any other letters.
 CJK_RANGES = (
     (0x4E00, 0x9FFF),
     (0x3400, 0x4DBF),
@@ -207,11 +207,6 @@ def load_vocab(vocab_file, required_tokens=REQUIRED_SPECIAL_TOKENS):
   return vocab
 
 
-def convert_by_vocab(vocab, items):
-  """Maps every item through `vocab` (a dict); KeyError names the first miss."""
-  return [vocab[item] for item in items]
-
-
 def preprocess_text(text, remove_space=True, lower=False):
   """google-research/albert's normalisation before SentencePiece.
 
@@ -252,14 +247,38 @@ def encode_pieces(sp_model, text):
   return pieces
 
 
-class BasicTokenizer(object):
+class _MemoizingTokenizer(object):
+  """Base for tokenizers that memoise per-token methods in bounded caches.
+
+  For every name in `_MEMOIZED`, the instance attribute `name` is a cached
+  version of the method `_name`. The caches are per instance (they depend on
+  the vocab and casing) and are rebuilt after unpickling, so tokenizers can be
+  sent to worker processes.
+  """
+  _MEMOIZED = ()
+
+  def _install_memos(self):
+    for name in self._MEMOIZED:
+      setattr(self, name, functools.lru_cache(maxsize=_TOKEN_CACHE_SIZE)(
+          getattr(self, "_" + name)))
+
+  def __getstate__(self):
+    return {key: value for key, value in self.__dict__.items()
+            if key not in self._MEMOIZED}
+
+  def __setstate__(self, state):
+    self.__dict__.update(state)
+    self._install_memos()
+
+
+class BasicTokenizer(_MemoizingTokenizer):
   """BERT's BasicTokenizer: cleaning, CJK splitting, lower-casing, punctuation."""
+  _MEMOIZED = ("split_raw_token",)
 
   def __init__(self, do_lower_case=True):
     self.do_lower_case = do_lower_case
     self._dropped_re, self._dropped_spaces_re = _dropped_chars_res()
-    self.split_raw_token = functools.lru_cache(maxsize=_TOKEN_CACHE_SIZE)(
-        self._split_raw_token)
+    self._install_memos()
 
   def raw_tokens(self, text):
     """Cuts `text` at whitespace and around every CJK character.
@@ -294,8 +313,9 @@ class BasicTokenizer(object):
         map(self.split_raw_token, self.raw_tokens(text))))
 
 
-class WordpieceTokenizer(object):
+class WordpieceTokenizer(_MemoizingTokenizer):
   """Greedy longest-match-first WordPiece; continuations carry a "##" prefix."""
+  _MEMOIZED = ("tokenize_word",)
 
   def __init__(self, vocab, unk_token=UNK_TOKEN, max_input_chars_per_word=200):
     self.vocab = vocab
@@ -305,8 +325,7 @@ class WordpieceTokenizer(object):
     self._max_piece_chars = max(
         (len(token[2:]) if token.startswith("##") else len(token)
          for token in vocab), default=0)
-    self.tokenize_word = functools.lru_cache(maxsize=_TOKEN_CACHE_SIZE)(
-        self._tokenize_word)
+    self._install_memos()
 
   def _tokenize_word(self, word):
     """WordPieces of one whitespace-free word, or (unk_token,) if impossible."""
@@ -370,12 +389,13 @@ def _check_spm_vocab_file(vocab, vocab_file, spm_model_file):
                                      len(pieces), len(model_pieces)))
 
 
-class FullTokenizer(object):
+class FullTokenizer(_MemoizingTokenizer):
   """Text -> tokens -> ids, with WordPiece (default) or SentencePiece.
 
   With `spm_model_file`, the vocab comes from the SentencePiece model and
   `vocab_file` is optional (if given, it must be the model's .vocab listing).
   """
+  _MEMOIZED = ("wordpieces_of_raw_token",)
 
   def __init__(self, vocab_file, do_lower_case=True, spm_model_file=None):
     self.do_lower_case = do_lower_case
@@ -395,11 +415,11 @@ class FullTokenizer(object):
       self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
       self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
       self._unk_id = self.vocab[UNK_TOKEN]
-      self._wordpieces_of_raw_token = functools.lru_cache(
-          maxsize=_TOKEN_CACHE_SIZE)(self._wordpieces_of_raw_token_uncached)
     self.inv_vocab = {index: token for token, index in self.vocab.items()}
+    self._install_memos()
 
-  def _wordpieces_of_raw_token_uncached(self, raw_token):
+  def _wordpieces_of_raw_token(self, raw_token):
+    """All WordPieces of one raw token (memoised: one lookup per raw token)."""
     pieces = []
     for basic_token in self.basic_tokenizer.split_raw_token(raw_token):
       pieces.extend(self.wordpiece_tokenizer.tokenize_word(basic_token))
@@ -411,7 +431,7 @@ class FullTokenizer(object):
       return encode_pieces(self.sp_model,
                            preprocess_text(text, lower=self.do_lower_case))
     return list(itertools.chain.from_iterable(
-        map(self._wordpieces_of_raw_token, self.basic_tokenizer.raw_tokens(text))))
+        map(self.wordpieces_of_raw_token, self.basic_tokenizer.raw_tokens(text))))
 
   def convert_tokens_to_ids(self, tokens):
     """Maps tokens to ids; a token outside the vocab becomes the [UNK]/<unk> id."""
