@@ -1,0 +1,383 @@
+# coding=utf-8
+"""Estimator plumbing shared by run_pretraining.py and run_classifier.py.
+
+Everything here is independent of the task a script trains: flags, the
+TPUEstimator for CPU / one GPU / several GPUs / TPU, checkpoint initialisation,
+the non-finite-loss guard, throughput logging and the eval-results file.
+
+Stable API:
+
+  define_common_flags(save_checkpoints_steps=1000, iterations_per_loop=1000,
+                      keep_checkpoint_max=5, optimizer="lamb")
+      Declares the absl flags both scripts share: bert_config_file (alias
+      albert_config_file), init_checkpoint, output_dir, use_tpu, tpu_name,
+      tpu_zone, gcp_project, master, num_tpu_cores, iterations_per_loop,
+      save_checkpoints_steps, keep_checkpoint_max, log_step_count_steps,
+      optimizer (lamb|adamw), use_xla, use_amp, num_gpus. Call once, at import
+      time of the script.
+  validate_common_flags(flags_obj) -> None
+      Raises ValueError naming the flag for inconsistent values (e.g. use_amp on
+      TPU, num_gpus above the visible GPUs, a missing init_checkpoint).
+  load_albert_config(path, flag_name="bert_config_file") -> modeling.AlbertConfig
+      Reads the JSON config with an error naming the flag and the file.
+  make_estimator(model_fn, flags_obj, train_batch_size, eval_batch_size=None,
+                 predict_batch_size=None, devices=None) -> TPUEstimator
+      The estimator for whatever hardware the flags select (make_run_config
+      builds its RunConfig). `devices` (a list such as ["/cpu:0", "/cpu:1"])
+      overrides the GPU list for tests. It logs global_step/sec and
+      examples/sec every --log_step_count_steps steps.
+  enable_xla_auto_clustering()
+      Lets --use_xla cluster on CPU too; make_run_config calls it.
+  num_replicas(flags_obj, devices=None) -> int
+      Devices a global batch is split over (1 on CPU/one GPU, num_gpus, or the
+      list length); on TPU the TPUEstimator splits it itself, so 1.
+  input_fn_from_dataset_fn(dataset_fn) -> input_fn(params, input_context=None)
+      Wraps dataset_fn(batch_size, input_context) so that each replica of a
+      MirroredStrategy reads params["batch_size"] / replicas rows.
+  init_from_checkpoint(init_checkpoint, use_tpu) -> scaffold_fn or None
+      Call inside model_fn after the graph is built: maps variables by name
+      through modeling.get_assignment_map_from_checkpoint (optimizer slots are
+      skipped, layout mismatches raise) and logs which variables were loaded.
+  reported_loss(loss) -> loss to put in a TRAIN EstimatorSpec
+      Divides by the replica count because the Estimator *sums* the replicas'
+      training losses when it logs them (EVAL specs take the plain loss).
+  finite_loss_guard(loss) -> op
+      An assertion to make the train op depend on; it fails with the global step
+      when the loss is NaN/Inf, before any variable is updated.
+  train(estimator, input_fn, max_steps, hooks=()) -> None
+      estimator.train that turns the guard's failure into a NonFiniteLossError
+      naming the step and the last good checkpoint.
+  write_eval_results(output_dir, results, file_name="eval_results.txt") -> path
+      Logs and writes "key = value" lines (sorted), atomically.
+"""
+
+import os
+import re
+
+from absl import flags
+import tensorflow.compat.v1 as tf
+
+import modeling
+
+FLAGS = flags.FLAGS
+
+_NON_FINITE_MARKER = "Non-finite training loss at global step"
+
+
+class NonFiniteLossError(RuntimeError):
+  """The training loss became NaN or Inf."""
+
+
+def define_common_flags(save_checkpoints_steps=1000, iterations_per_loop=1000,
+                        keep_checkpoint_max=5, optimizer="lamb"):
+  """Declares the flags shared by the training scripts (defaults per script)."""
+  flags.DEFINE_string(
+      "bert_config_file", None,
+      "ALBERT config JSON (albert_zh 'brightmart' layout with ln_type, or "
+      "google layout with num_hidden_groups), e.g. "
+      "albert_config/albert_config_tiny.json.")
+  flags.DEFINE_alias("albert_config_file", "bert_config_file")
+  flags.DEFINE_string(
+      "init_checkpoint", None,
+      "Checkpoint to start from (a released albert_zh/google checkpoint or one "
+      "of ours). Optimizer slots in it are ignored. Ignored once output_dir "
+      "holds a checkpoint, which is resumed instead.")
+  flags.DEFINE_string(
+      "output_dir", None,
+      "Directory for checkpoints, TensorBoard events and eval results.")
+  flags.DEFINE_bool("use_tpu", False, "Run on a Cloud TPU.")
+  flags.DEFINE_string(
+      "tpu_name", None,
+      "Cloud TPU name or grpc://ip:port address (needed with --use_tpu).")
+  flags.DEFINE_string(
+      "tpu_zone", None,
+      "GCE zone of the TPU (looked up from metadata when unset).")
+  flags.DEFINE_string(
+      "gcp_project", None,
+      "GCP project of the TPU (looked up from metadata when unset).")
+  flags.DEFINE_string("master", None,
+                      "TensorFlow master URL (instead of --tpu_name).")
+  flags.DEFINE_integer("num_tpu_cores", 8,
+                       "TPU cores to replicate over (with --use_tpu).")
+  flags.DEFINE_integer(
+      "iterations_per_loop", iterations_per_loop,
+      "Steps run on the TPU per host call (also the granularity of "
+      "checkpointing and logging on TPU). Unused off TPU.")
+  flags.DEFINE_integer("save_checkpoints_steps", save_checkpoints_steps,
+                       "Save a checkpoint every this many steps.")
+  flags.DEFINE_integer("keep_checkpoint_max", keep_checkpoint_max,
+                       "How many recent checkpoints to keep.")
+  flags.DEFINE_integer(
+      "log_step_count_steps", 100,
+      "Log the loss, global_step/sec and examples/sec every this many steps.")
+  flags.DEFINE_enum("optimizer", optimizer, ["lamb", "adamw"],
+                    "Optimizer: lamb (layer-wise adaptive) or adamw.")
+  flags.DEFINE_bool(
+      "use_xla", False,
+      "Compile the training graph with XLA (auto-clustering, CPU and GPU).")
+  flags.DEFINE_bool(
+      "use_amp", False,
+      "GPU automatic mixed precision (float16 graph rewrite) with dynamic loss "
+      "scaling.")
+  flags.DEFINE_integer(
+      "num_gpus", 1,
+      "0: CPU only. 1: one GPU if one is visible, else CPU. N>1: data-parallel "
+      "over N GPUs with tf.distribute.MirroredStrategy (the batch size flags "
+      "are global batch sizes).")
+
+
+def validate_common_flags(flags_obj):
+  """Raises ValueError (naming the flag) for inconsistent common flags."""
+  if not flags_obj.output_dir:
+    raise ValueError("--output_dir is required.")
+  if not flags_obj.bert_config_file:
+    raise ValueError("--bert_config_file (or --albert_config_file) is required.")
+  for name in ("iterations_per_loop", "save_checkpoints_steps",
+               "keep_checkpoint_max", "log_step_count_steps", "num_tpu_cores"):
+    if getattr(flags_obj, name) < 1:
+      raise ValueError("--%s must be at least 1, got %d."
+                       % (name, getattr(flags_obj, name)))
+  if flags_obj.num_gpus < 0:
+    raise ValueError("--num_gpus must be >= 0, got %d." % flags_obj.num_gpus)
+  if flags_obj.use_tpu and not (flags_obj.tpu_name or flags_obj.master):
+    raise ValueError("--use_tpu needs --tpu_name (or --master).")
+  if flags_obj.use_tpu and flags_obj.num_gpus > 1:
+    raise ValueError("--use_tpu and --num_gpus>1 exclude each other.")
+  if flags_obj.use_amp:
+    if flags_obj.use_tpu:
+      raise ValueError("--use_amp is GPU float16 mixed precision; TPUs do not "
+                       "use it. Drop --use_amp.")
+    if flags_obj.num_gpus < 1 or not _visible_gpus():
+      raise ValueError("--use_amp needs a GPU (none is visible or "
+                       "--num_gpus=0). Drop --use_amp to train in float32.")
+  if flags_obj.num_gpus > 1 and not flags_obj.use_tpu:
+    visible = len(_visible_gpus())
+    if flags_obj.num_gpus > visible:
+      raise ValueError("--num_gpus=%d but only %d GPU(s) are visible."
+                       % (flags_obj.num_gpus, visible))
+  if flags_obj.init_checkpoint and not _checkpoint_exists(
+      flags_obj.init_checkpoint):
+    raise ValueError(
+        "--init_checkpoint=%s matches no checkpoint: pass the prefix of the "
+        ".index/.data files (e.g. albert_tiny_zh/albert_model.ckpt) or a "
+        "directory with a 'checkpoint' file." % flags_obj.init_checkpoint)
+
+
+def load_albert_config(path, flag_name="bert_config_file"):
+  """Reads an AlbertConfig; errors name the flag and the file."""
+  if not tf.io.gfile.exists(path):
+    raise ValueError("--%s=%s does not exist; pass a config JSON such as "
+                     "albert_config/albert_config_tiny.json." % (flag_name, path))
+  try:
+    return modeling.AlbertConfig.from_json_file(path)
+  except ValueError as e:
+    raise ValueError("--%s=%s: %s" % (flag_name, path, e))
+
+
+def _visible_gpus():
+  return tf.config.list_physical_devices("GPU")
+
+
+def _checkpoint_exists(path):
+  if tf.io.gfile.isdir(path):
+    return tf.train.latest_checkpoint(path) is not None
+  return tf.io.gfile.exists(path + ".index")
+
+
+# ----------------------------------------------------------------------------
+# Estimator construction.
+
+
+def _strategy_devices(flags_obj, devices=None):
+  """The device list of a MirroredStrategy, or None for a single device."""
+  if devices:
+    return list(devices)
+  if flags_obj.use_tpu or flags_obj.num_gpus <= 1:
+    return None
+  return ["/gpu:%d" % i for i in range(flags_obj.num_gpus)]
+
+
+def num_replicas(flags_obj, devices=None):
+  strategy_devices = _strategy_devices(flags_obj, devices)
+  return len(strategy_devices) if strategy_devices else 1
+
+
+def _session_config(flags_obj, strategy_devices):
+  config = tf.ConfigProto(allow_soft_placement=True)
+  if flags_obj.num_gpus == 0 and not flags_obj.use_tpu:
+    config.device_count["GPU"] = 0
+  num_cpus = sum(1 for d in strategy_devices or () if "cpu" in d.lower())
+  if num_cpus > 1:
+    # A session given a ConfigProto ignores the eager context's logical-device
+    # setup: without this, soft placement folds every replica onto /cpu:0 and
+    # the replicas' collective all-reduce waits forever.
+    config.device_count["CPU"] = num_cpus
+  if flags_obj.use_xla:
+    enable_xla_auto_clustering()
+    config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+  return config
+
+
+def enable_xla_auto_clustering():
+  """Lets XLA auto-cluster on CPU too (TF only does it on GPU by default).
+
+  The flag is read when the first session optimizes a graph, so this must run
+  before any session is created.
+  """
+  xla_flags = os.environ.get("TF_XLA_FLAGS", "")
+  if "--tf_xla_cpu_global_jit" not in xla_flags:
+    os.environ["TF_XLA_FLAGS"] = (xla_flags + " --tf_xla_cpu_global_jit").strip()
+
+
+def make_run_config(flags_obj, devices=None):
+  """tf.estimator.tpu.RunConfig for the hardware the flags select."""
+  tpu_cluster_resolver = None
+  if flags_obj.use_tpu and flags_obj.tpu_name:
+    tpu_cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        flags_obj.tpu_name, zone=flags_obj.tpu_zone,
+        project=flags_obj.gcp_project)
+  strategy = None
+  strategy_devices = _strategy_devices(flags_obj, devices)
+  if strategy_devices:
+    strategy = tf.distribute.MirroredStrategy(devices=strategy_devices)
+  return tf.estimator.tpu.RunConfig(
+      cluster=tpu_cluster_resolver,
+      master=flags_obj.master,
+      model_dir=flags_obj.output_dir,
+      save_checkpoints_steps=flags_obj.save_checkpoints_steps,
+      keep_checkpoint_max=flags_obj.keep_checkpoint_max,
+      log_step_count_steps=flags_obj.log_step_count_steps,
+      session_config=_session_config(flags_obj, strategy_devices),
+      train_distribute=strategy,
+      eval_distribute=strategy,
+      tpu_config=tf.estimator.tpu.TPUConfig(
+          # Off TPU every session run is one step; TPUEstimator would still
+          # divide the logging interval by iterations_per_loop.
+          iterations_per_loop=(flags_obj.iterations_per_loop
+                               if flags_obj.use_tpu else 1),
+          num_shards=flags_obj.num_tpu_cores,
+          per_host_input_for_training=(
+              tf.estimator.tpu.InputPipelineConfig.PER_HOST_V2)))
+
+
+def make_estimator(model_fn, flags_obj, train_batch_size, eval_batch_size=None,
+                   predict_batch_size=None, devices=None):
+  """A TPUEstimator (TPU, or CPU/GPU with use_tpu=False) for `model_fn`."""
+  return tf.estimator.tpu.TPUEstimator(
+      use_tpu=flags_obj.use_tpu,
+      model_fn=model_fn,
+      config=make_run_config(flags_obj, devices),
+      train_batch_size=train_batch_size,
+      eval_batch_size=eval_batch_size,
+      predict_batch_size=predict_batch_size)
+
+
+def input_fn_from_dataset_fn(dataset_fn):
+  """An input_fn giving each MirroredStrategy replica its share of the batch.
+
+  Args:
+    dataset_fn: dataset_fn(batch_size, input_context) -> tf.data.Dataset, where
+      input_context is None or a tf.distribute.InputContext (to shard files
+      between input pipelines).
+  """
+
+  def input_fn(params, input_context=None):
+    batch_size = params["batch_size"]
+    if input_context is not None:
+      batch_size = input_context.get_per_replica_batch_size(batch_size)
+    return dataset_fn(batch_size, input_context)
+
+  return input_fn
+
+
+# ----------------------------------------------------------------------------
+# Inside model_fn.
+
+
+def init_from_checkpoint(init_checkpoint, use_tpu):
+  """Initialises graph variables from `init_checkpoint` by name.
+
+  Returns the scaffold_fn TPUEstimator needs on TPU (None otherwise).
+  """
+  if not init_checkpoint:
+    return None
+  if tf.io.gfile.isdir(init_checkpoint):
+    init_checkpoint = tf.train.latest_checkpoint(init_checkpoint)
+  tvars = tf.trainable_variables()
+  assignment_map, initialized = modeling.get_assignment_map_from_checkpoint(
+      tvars, init_checkpoint)
+  scaffold_fn = None
+  if use_tpu:
+
+    def tpu_scaffold():
+      tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+      return tf.train.Scaffold()
+
+    scaffold_fn = tpu_scaffold
+  else:
+    tf.train.init_from_checkpoint(init_checkpoint, assignment_map)
+
+  tf.logging.info("Initialising from %s:", init_checkpoint)
+  for var in tvars:
+    status = ", *INIT_FROM_CKPT*" if var.name in initialized else ""
+    tf.logging.info("  name = %s, shape = %s%s", var.name, var.shape, status)
+  num_loaded = sum(1 for var in tvars if var.name in initialized)
+  tf.logging.info("Loaded %d of %d trainable variables from %s.", num_loaded,
+                  len(tvars), init_checkpoint)
+  return scaffold_fn
+
+
+def reported_loss(loss):
+  """The loss for the EstimatorSpec: the Estimator sums it over replicas."""
+  if tf.distribute.has_strategy():
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+      return loss / float(replicas)
+  return loss
+
+
+def finite_loss_guard(loss):
+  """An assert op naming the step, to run before any update is applied."""
+  step = tf.train.get_or_create_global_step()
+  return tf.debugging.Assert(
+      tf.reduce_all(tf.math.is_finite(loss)),
+      [_NON_FINITE_MARKER, step + 1, "loss", loss], name="finite_loss_guard")
+
+
+# ----------------------------------------------------------------------------
+# Running.
+
+
+def train(estimator, input_fn, max_steps, hooks=()):
+  """Trains to `max_steps`, resuming from the newest checkpoint in model_dir.
+
+  Raises:
+    NonFiniteLossError: `finite_loss_guard` fired; names the step and the last
+      good checkpoint.
+  """
+  try:
+    estimator.train(input_fn=input_fn, max_steps=max_steps, hooks=hooks)
+  except tf.errors.InvalidArgumentError as e:
+    match = re.search(re.escape(_NON_FINITE_MARKER) + r"\D*(\d+)", e.message)
+    if not match:
+      raise
+    raise NonFiniteLossError(
+        "Training stopped: the loss is NaN or Inf at step %s. No update of "
+        "that step was applied; the last good checkpoint is %s. Lower "
+        "--learning_rate or check the input data, then rerun the same command "
+        "to resume from it." % (match.group(1),
+                                tf.train.latest_checkpoint(estimator.model_dir)))
+
+
+def write_eval_results(output_dir, results, file_name="eval_results.txt"):
+  """Logs and writes `key = value` lines, via a temporary file and rename."""
+  path = os.path.join(output_dir, file_name)
+  tmp_path = path + ".tmp"
+  tf.logging.info("***** Eval results *****")
+  with tf.io.gfile.GFile(tmp_path, "w") as writer:
+    for key in sorted(results):
+      tf.logging.info("  %s = %s", key, results[key])
+      writer.write("%s = %s\n" % (key, results[key]))
+  tf.io.gfile.rename(tmp_path, path, overwrite=True)
+  return path

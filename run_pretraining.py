@@ -1,0 +1,410 @@
+# coding=utf-8
+"""Pretrains ALBERT (masked LM + sentence-order prediction) with TPUEstimator.
+
+Runs on CPU, one GPU, several GPUs (MirroredStrategy, --num_gpus) or a Cloud TPU
+(--use_tpu). Training resumes from the newest checkpoint in --output_dir, so a
+killed run is continued by rerunning the same command. Evaluation reads
+--eval_input_file (held-out data) and writes eval_results.txt; --do_eval alone
+on an --output_dir without checkpoints evaluates the starting weights
+(--init_checkpoint or a random initialisation), a baseline for later runs.
+
+Example (CPU, tiny model):
+  python run_pretraining.py --albert_config_file=albert_config/albert_config_tiny.json \
+    --input_file=out/tf_*.tfrecord --eval_input_file=out/dev_*.tfrecord \
+    --output_dir=out/pretrain --do_train --do_eval --max_seq_length=128 \
+    --max_predictions_per_seq=20 --train_batch_size=32 --learning_rate=1e-3 \
+    --num_train_steps=1000 --num_warmup_steps=100
+"""
+
+import os
+
+from absl import app
+from absl import flags
+import tensorflow.compat.v1 as tf
+
+import estimator_utils
+import modeling
+import optimization
+import pretraining_input
+
+FLAGS = flags.FLAGS
+
+estimator_utils.define_common_flags(save_checkpoints_steps=1000,
+                                    iterations_per_loop=1000,
+                                    optimizer="lamb")
+flags.DEFINE_string(
+    "input_file", None,
+    "Training TFRecords from create_pretraining_data.py: comma-separated "
+    "paths or glob patterns.")
+flags.DEFINE_string(
+    "eval_input_file", None,
+    "Held-out TFRecords for --do_eval (comma-separated paths or globs). The "
+    "originals evaluated on the training files, which measures memorisation.")
+flags.DEFINE_integer(
+    "max_seq_length", 128,
+    "Sequence length the TFRecords were written with (input_ids length).")
+flags.DEFINE_integer(
+    "max_predictions_per_seq", 20,
+    "Masked positions per sequence the TFRecords were written with.")
+flags.DEFINE_bool("do_train", False, "Train.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on --eval_input_file.")
+flags.DEFINE_integer("train_batch_size", 32,
+                     "Global training batch size (over all devices).")
+flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
+flags.DEFINE_integer("num_train_steps", 100000,
+                     "Total training steps (the learning rate reaches 0 here).")
+flags.DEFINE_integer("num_warmup_steps", 10000,
+                     "Steps of linear learning-rate warmup.")
+flags.DEFINE_float("poly_power", 1.0,
+                   "Power of the polynomial learning-rate decay.")
+flags.DEFINE_integer(
+    "start_warmup_step", 0,
+    "Step at which warmup starts; the learning rate is 0 before it (for "
+    "continued pretraining from a checkpoint's global step).")
+flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
+
+EVAL_KEYS = ("masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
+             "sentence_order_loss", "loss", "global_step")
+
+
+# ----------------------------------------------------------------------------
+# Flag validation.
+
+
+def expand_input_patterns(patterns, flag_name):
+  """Comma-separated paths/globs -> sorted file list; each must match."""
+  files = []
+  for pattern in (p.strip() for p in patterns.split(",")):
+    if not pattern:
+      continue
+    matched = tf.io.gfile.glob(pattern)
+    if not matched:
+      raise ValueError("--%s: %r matches no file. Write TFRecords with "
+                       "create_pretraining_data.py first." % (flag_name, pattern))
+    files.extend(sorted(matched))
+  if not files:
+    raise ValueError("--%s is empty." % flag_name)
+  return files
+
+
+def check_record_lengths(input_files, max_seq_length, max_predictions_per_seq,
+                         flag_name):
+  """Compares the first record of every file with the length flags."""
+  expected = {name: spec.shape[0] for name, spec in
+              pretraining_input.pretraining_feature_spec(
+                  max_seq_length, max_predictions_per_seq).items()}
+  for path in input_files:
+    first = next(tf.io.tf_record_iterator(path), None)
+    if first is None:
+      raise ValueError("--%s: %s holds no records." % (flag_name, path))
+    features = tf.train.Example.FromString(first).features.feature
+    for name, expected_length in sorted(expected.items()):
+      if name not in features:
+        raise ValueError("--%s: %s has no feature %r; is it a pretraining "
+                         "TFRecord from create_pretraining_data.py?"
+                         % (flag_name, path, name))
+      length = (len(features[name].int64_list.value) +
+                len(features[name].float_list.value))
+      if length != expected_length:
+        length_flag = ("max_predictions_per_seq" if name.startswith("masked_lm")
+                       else "max_seq_length")
+        raise ValueError(
+            "--%s: feature %r of %s has length %d, but the flags expect %d: "
+            "pass the --%s the file was written with." % (
+                flag_name, name, path, length, expected_length, length_flag))
+
+
+def validate_flags(flags_obj, devices=None):
+  """Checks the flags before anything is built.
+
+  Returns:
+    (albert_config, train_files, eval_files): the files are None when unused.
+  """
+  estimator_utils.validate_common_flags(flags_obj)
+  if not flags_obj.do_train and not flags_obj.do_eval:
+    raise ValueError("Pass --do_train and/or --do_eval.")
+  config = estimator_utils.load_albert_config(flags_obj.bert_config_file)
+  if flags_obj.max_seq_length > config.max_position_embeddings:
+    raise ValueError(
+        "--max_seq_length=%d exceeds max_position_embeddings=%d of %s; use "
+        "shorter sequences or a config with more positions." % (
+            flags_obj.max_seq_length, config.max_position_embeddings,
+            flags_obj.bert_config_file))
+  if not 0 < flags_obj.max_predictions_per_seq <= flags_obj.max_seq_length:
+    raise ValueError("--max_predictions_per_seq must be in [1, "
+                     "max_seq_length=%d], got %d." % (
+                         flags_obj.max_seq_length,
+                         flags_obj.max_predictions_per_seq))
+  replicas = estimator_utils.num_replicas(flags_obj, devices)
+  for name in ("train_batch_size", "eval_batch_size"):
+    if getattr(flags_obj, name) % replicas:
+      raise ValueError("--%s=%d must be divisible by the %d devices." % (
+          name, getattr(flags_obj, name), replicas))
+  train_files = eval_files = None
+  if flags_obj.do_train:
+    if not flags_obj.input_file:
+      raise ValueError("--do_train needs --input_file.")
+    if flags_obj.num_train_steps < 1:
+      raise ValueError("--num_train_steps must be at least 1.")
+    if not 0 <= flags_obj.num_warmup_steps <= flags_obj.num_train_steps:
+      raise ValueError("--num_warmup_steps must be in [0, num_train_steps].")
+    if flags_obj.start_warmup_step < 0:
+      raise ValueError("--start_warmup_step must be >= 0.")
+    train_files = expand_input_patterns(flags_obj.input_file, "input_file")
+    check_record_lengths(train_files, flags_obj.max_seq_length,
+                         flags_obj.max_predictions_per_seq, "input_file")
+  if flags_obj.do_eval:
+    if not flags_obj.eval_input_file:
+      raise ValueError(
+          "--do_eval needs --eval_input_file (held-out TFRecords, e.g. written "
+          "by create_pretraining_data.py from a separate text file).")
+    eval_files = expand_input_patterns(flags_obj.eval_input_file,
+                                       "eval_input_file")
+    check_record_lengths(eval_files, flags_obj.max_seq_length,
+                         flags_obj.max_predictions_per_seq, "eval_input_file")
+  return config, train_files, eval_files
+
+
+# ----------------------------------------------------------------------------
+# Model.
+
+
+def pretraining_outputs(albert_config, features, is_training,
+                        use_one_hot_embeddings):
+  """Builds the model and both heads; returns a dict of loss/logit tensors."""
+  model = modeling.AlbertModel(
+      config=albert_config,
+      is_training=is_training,
+      input_ids=features["input_ids"],
+      input_mask=features["input_mask"],
+      token_type_ids=features["segment_ids"],
+      use_one_hot_embeddings=use_one_hot_embeddings)
+  mlm_logits = modeling.masked_lm_logits(albert_config, model,
+                                         features["masked_lm_positions"])
+  mlm_loss, mlm_example_loss = modeling.masked_lm_loss(
+      mlm_logits, features["masked_lm_ids"], features["masked_lm_weights"])
+  sop_logits = modeling.sentence_order_logits(albert_config,
+                                              model.get_pooled_output())
+  sop_loss, sop_example_loss = modeling.sentence_order_loss(
+      sop_logits, features["next_sentence_labels"])
+  return {
+      "total_loss": mlm_loss + sop_loss,
+      "masked_lm_loss": mlm_loss,
+      "masked_lm_example_loss": mlm_example_loss,
+      "masked_lm_logits": mlm_logits,
+      "sentence_order_loss": sop_loss,
+      "sentence_order_example_loss": sop_example_loss,
+      "sentence_order_logits": sop_logits,
+  }
+
+
+def predicted_ids(logits):
+  return tf.argmax(logits, -1, output_type=tf.int32)
+
+
+def metric_fn(masked_lm_example_loss, masked_lm_predictions, masked_lm_ids,
+              masked_lm_weights, sentence_order_example_loss,
+              sentence_order_predictions, next_sentence_labels):
+  """Eval metrics; every argument has the batch as its first dimension.
+
+  Predictions (argmax ids) are passed rather than logits: on TPU these tensors
+  travel through the outfeed, and MLM logits are vocab_size times larger.
+  """
+  mlm_weights = tf.reshape(masked_lm_weights, [-1])
+  return {
+      "masked_lm_accuracy": tf.metrics.accuracy(
+          labels=tf.reshape(masked_lm_ids, [-1]),
+          predictions=tf.reshape(masked_lm_predictions, [-1]),
+          weights=mlm_weights),
+      "masked_lm_loss": tf.metrics.mean(
+          values=tf.reshape(masked_lm_example_loss, [-1]), weights=mlm_weights),
+      "sentence_order_accuracy": tf.metrics.accuracy(
+          labels=tf.reshape(next_sentence_labels, [-1]),
+          predictions=sentence_order_predictions),
+      "sentence_order_loss": tf.metrics.mean(
+          values=sentence_order_example_loss),
+  }
+
+
+def training_summaries(outputs, features, learning_rate):
+  """TensorBoard scalars of the training batch."""
+  mlm_ids = tf.reshape(features["masked_lm_ids"], [-1])
+  mlm_weights = tf.reshape(features["masked_lm_weights"], [-1])
+  mlm_correct = tf.cast(
+      tf.equal(predicted_ids(outputs["masked_lm_logits"]), mlm_ids), tf.float32)
+  sop_correct = tf.cast(tf.equal(
+      predicted_ids(outputs["sentence_order_logits"]),
+      tf.reshape(features["next_sentence_labels"], [-1])), tf.float32)
+  tf.summary.scalar("learning_rate", learning_rate)
+  tf.summary.scalar("masked_lm_loss", outputs["masked_lm_loss"])
+  tf.summary.scalar("sentence_order_loss", outputs["sentence_order_loss"])
+  tf.summary.scalar("masked_lm_accuracy", tf.reduce_sum(
+      mlm_correct * mlm_weights) / (tf.reduce_sum(mlm_weights) + 1e-5))
+  tf.summary.scalar("sentence_order_accuracy", tf.reduce_mean(sop_correct))
+
+
+def model_fn_builder(albert_config, init_checkpoint, learning_rate,
+                     num_train_steps, num_warmup_steps, use_tpu,
+                     use_one_hot_embeddings, optimizer="lamb", poly_power=1.0,
+                     start_warmup_step=0, use_amp=False,
+                     log_every_n_steps=100):
+  """Returns the TPUEstimator model_fn for pretraining."""
+
+  def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
+    is_training = mode == tf.estimator.ModeKeys.TRAIN
+    outputs = pretraining_outputs(albert_config, features, is_training,
+                                  use_one_hot_embeddings)
+    total_loss = outputs["total_loss"]
+    scaffold_fn = estimator_utils.init_from_checkpoint(init_checkpoint, use_tpu)
+
+    if is_training:
+      # No update is applied (and so no checkpoint saved) once the loss is
+      # not finite.
+      with tf.control_dependencies(
+          [estimator_utils.finite_loss_guard(total_loss)]):
+        train_op, lr = optimization.create_optimizer(
+            total_loss, learning_rate, num_train_steps, num_warmup_steps,
+            use_tpu, optimizer=optimizer, poly_power=poly_power,
+            start_warmup_step=start_warmup_step, use_amp=use_amp)
+      training_hooks = None
+      if not use_tpu:  # a TPU's tensors cannot be fetched by host hooks
+        training_summaries(outputs, features, lr)
+        training_hooks = [tf.train.LoggingTensorHook(
+            {"step": tf.train.get_global_step(), "loss": total_loss,
+             "masked_lm_loss": outputs["masked_lm_loss"],
+             "sentence_order_loss": outputs["sentence_order_loss"],
+             "learning_rate": lr}, every_n_iter=log_every_n_steps)]
+      return tf.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=estimator_utils.reported_loss(total_loss),
+          train_op=train_op, training_hooks=training_hooks,
+          scaffold_fn=scaffold_fn)
+
+    if mode == tf.estimator.ModeKeys.EVAL:
+      batch_size = modeling.get_shape_list(features["input_ids"])[0]
+      per_position = lambda t: tf.reshape(t, [batch_size, -1])
+      eval_metrics = (metric_fn, [
+          per_position(outputs["masked_lm_example_loss"]),
+          per_position(predicted_ids(outputs["masked_lm_logits"])),
+          features["masked_lm_ids"], features["masked_lm_weights"],
+          outputs["sentence_order_example_loss"],
+          predicted_ids(outputs["sentence_order_logits"]),
+          features["next_sentence_labels"]
+      ])
+      return tf.estimator.tpu.TPUEstimatorSpec(
+          mode=mode, loss=total_loss, eval_metrics=eval_metrics,
+          scaffold_fn=scaffold_fn)
+
+    raise ValueError("run_pretraining supports TRAIN and EVAL, not %s" % mode)
+
+  return model_fn
+
+
+def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
+                     is_training, seed=None):
+  """An input_fn over the pretraining files (per-replica batches)."""
+
+  def dataset_fn(batch_size, input_context):
+    files = input_files
+    if input_context is not None and input_context.num_input_pipelines > 1:
+      files = files[input_context.input_pipeline_id::
+                    input_context.num_input_pipelines]
+    return pretraining_input.make_pretraining_dataset(
+        files, max_seq_length, max_predictions_per_seq, is_training,
+        batch_size, seed=seed)
+
+  return estimator_utils.input_fn_from_dataset_fn(dataset_fn)
+
+
+# ----------------------------------------------------------------------------
+# Driver.
+
+
+def save_initial_weights(albert_config, flags_obj):
+  """Saves the weights training would start from, for evaluation at step 0.
+
+  They come from --init_checkpoint, or are a random initialisation. They are
+  written under output_dir/initial_weights/, outside the checkpoints that
+  training resumes from (they have no optimizer slots).
+  """
+  spec = pretraining_input.pretraining_feature_spec(
+      flags_obj.max_seq_length, flags_obj.max_predictions_per_seq)
+  with tf.Graph().as_default():
+    features = {name: tf.zeros([1] + list(feature.shape),
+                               tf.float32 if feature.dtype == tf.float32
+                               else tf.int32)
+                for name, feature in spec.items()}
+    pretraining_outputs(albert_config, features, False, False)
+    global_step = tf.train.get_or_create_global_step()
+    estimator_utils.init_from_checkpoint(flags_obj.init_checkpoint, False)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      return tf.train.Saver().save(
+          sess, os.path.join(flags_obj.output_dir, "initial_weights",
+                             "model.ckpt"), global_step=global_step)
+
+
+def run(flags_obj, devices=None, seed=None):
+  """Trains and/or evaluates as the flags say; returns the eval results.
+
+  Args:
+    flags_obj: FLAGS or any object with the same attributes.
+    devices: optional device list for MirroredStrategy (tests use two logical
+      CPUs); by default --num_gpus decides.
+    seed: optional seed of the training-data shuffle.
+  """
+  albert_config, train_files, eval_files = validate_flags(flags_obj, devices)
+  tf.io.gfile.makedirs(flags_obj.output_dir)
+  model_fn = model_fn_builder(
+      albert_config=albert_config,
+      init_checkpoint=flags_obj.init_checkpoint,
+      learning_rate=flags_obj.learning_rate,
+      num_train_steps=flags_obj.num_train_steps,
+      num_warmup_steps=flags_obj.num_warmup_steps,
+      use_tpu=flags_obj.use_tpu,
+      use_one_hot_embeddings=flags_obj.use_tpu,
+      optimizer=flags_obj.optimizer,
+      poly_power=flags_obj.poly_power,
+      start_warmup_step=flags_obj.start_warmup_step,
+      use_amp=flags_obj.use_amp,
+      log_every_n_steps=flags_obj.log_step_count_steps)
+  estimator = estimator_utils.make_estimator(
+      model_fn, flags_obj, train_batch_size=flags_obj.train_batch_size,
+      eval_batch_size=flags_obj.eval_batch_size, devices=devices)
+
+  if flags_obj.do_train:
+    tf.logging.info("***** Training on %d file(s), batch size %d *****",
+                    len(train_files), flags_obj.train_batch_size)
+    estimator_utils.train(
+        estimator,
+        input_fn_builder(train_files, flags_obj.max_seq_length,
+                         flags_obj.max_predictions_per_seq, True, seed),
+        max_steps=flags_obj.num_train_steps)
+
+  if not flags_obj.do_eval:
+    return None
+  checkpoint = tf.train.latest_checkpoint(flags_obj.output_dir)
+  if checkpoint is None:
+    checkpoint = save_initial_weights(albert_config, flags_obj)
+    tf.logging.info("No checkpoint in --output_dir: evaluating the initial "
+                    "weights (%s).", flags_obj.init_checkpoint or
+                    "random initialisation")
+  tf.logging.info("***** Evaluating %s on %d file(s), batch size %d *****",
+                  checkpoint, len(eval_files), flags_obj.eval_batch_size)
+  results = estimator.evaluate(
+      input_fn=input_fn_builder(eval_files, flags_obj.max_seq_length,
+                                flags_obj.max_predictions_per_seq, False),
+      steps=flags_obj.max_eval_steps, checkpoint_path=checkpoint)
+  results = {key: results[key] for key in EVAL_KEYS}
+  estimator_utils.write_eval_results(flags_obj.output_dir, results)
+  return results
+
+
+def main(_):
+  tf.logging.set_verbosity(tf.logging.INFO)
+  run(FLAGS)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("output_dir")
+  app.run(main)
