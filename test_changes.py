@@ -5,18 +5,22 @@
 2. Cross-layer parameter sharing: one set of block weights for every layer
    (or only the attention / only the feed-forward part shared).
 3. Sentence-order prediction: the two segments of a pair, in order (label 0)
-   or swapped (label 1), so topic alone cannot give the answer.
+   or swapped (label 1), so topic alone cannot give the answer. The example
+   pair is made by create_pretraining_data.py's own procedure.
 
 Run `python test_changes.py` for the tables (exit status 1 if a claim fails);
 pytest also collects the `test_*` functions below as tests.
 """
 
+import collections
 import os
+import random
 import sys
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import create_pretraining_data
 import modeling
 import tokenization
 
@@ -61,13 +65,37 @@ def encoder_parameters(sharing):
 
 
 def sentence_order_pair(tokenizer, first, second):
-  """The two SOP instances of a sentence pair: (tokens, segment_ids, label)."""
-  def instance(a, b, label):
-    tokens = ["[CLS]"] + a + ["[SEP]"] + b + ["[SEP]"]
-    segment_ids = [0] * (len(a) + 2) + [1] * (len(b) + 1)
-    return tokens, segment_ids, label
-  a, b = tokenizer.tokenize(first), tokenizer.tokenize(second)
-  return [instance(a, b, 0), instance(b, a, 1)]
+  """A two-sentence document through create_pretraining_data's SOP procedure.
+
+  Returns the first in-order (label 0) and the first swapped (label 1) instance
+  that the seeded pipeline makes, each as (tokens with the masked positions
+  restored, segment_ids, label).
+  """
+  vocab = create_pretraining_data.vocab_ids(tokenizer, VOCAB_FILE)
+  encoder = create_pretraining_data.SentenceEncoder(tokenizer, True)
+  document = [encoder.encode(first), encoder.encode(second)]
+  # short_seq_prob=0 keeps both sentences in one chunk, split between them.
+  options = create_pretraining_data.default_options(short_seq_prob=0.0)
+  sampler = create_pretraining_data.NgramSampler(options.ngram,
+                                                 options.favor_shorter_ngram)
+  by_label = {}
+  for seed in range(100):
+    for instance in create_pretraining_data.create_instances_from_document(
+        [document], 0, options, vocab, sampler, random.Random(seed),
+        collections.Counter()):
+      by_label.setdefault(instance.next_sentence_label, instance)
+    if len(by_label) == 2:
+      break
+  return [_unmasked(tokenizer, by_label[label]) for label in (0, 1)]
+
+
+def _unmasked(tokenizer, instance):
+  ids = list(instance.input_ids)
+  for position, original in zip(instance.masked_lm_positions,
+                                instance.masked_lm_ids):
+    ids[position] = original
+  return (tokenizer.convert_ids_to_tokens(ids), list(instance.segment_ids),
+          instance.next_sentence_label)
 
 
 def sop_logits(tokenizer, instances):
@@ -110,8 +138,11 @@ def test_sentence_order_pairs_differ_only_in_order():
   tokenizer = tokenization.FullTokenizer(VOCAB_FILE)
   in_order, swapped = sentence_order_pair(tokenizer, *SOP_SENTENCES)
   assert (in_order[2], swapped[2]) == (0, 1)
-  assert sorted(in_order[0]) == sorted(swapped[0])
-  assert in_order[0] != swapped[0]
+  # The same sentences, split in the same place, only their order differs.
+  first, second = (tokenizer.tokenize(s) for s in SOP_SENTENCES)
+  assert in_order[0] == ["[CLS]"] + first + ["[SEP]"] + second + ["[SEP]"]
+  assert swapped[0] == ["[CLS]"] + second + ["[SEP]"] + first + ["[SEP]"]
+  assert in_order[1] == [0] * (len(first) + 2) + [1] * (len(second) + 1)
   assert "[UNK]" not in in_order[0]
   assert sop_logits(tokenizer, [in_order, swapped]).shape == (2, 2)
 
