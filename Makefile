@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 demo: venv
-	$(PY) test_changes.py
+	PYTHON=$(PY) bash run_demo.sh
 
 test: venv
 	$(PY) -m pytest -q

@@ -41,6 +41,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+import shared_flags
 import tokenization
 
 FLAGS = flags.FLAGS
@@ -48,21 +49,14 @@ FLAGS = flags.FLAGS
 _DEFAULT_OUTPUT = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "albert_config", "vocab.txt")
 
-flags.DEFINE_string(
-    "input_file", None,
-    "Comma-separated list of globs of UTF-8 text files to count characters and "
-    "words from. If unset, character frequencies come from jieba's bundled "
-    "dictionary (this is how albert_config/vocab.txt is made).")
-flags.DEFINE_string("output_file", _DEFAULT_OUTPUT,
-                    "Where to write the vocab (one token per line).")
+# --input_file: text to count characters and words from; without it character
+# frequencies come from jieba's bundled dictionary (how albert_config/vocab.txt
+# is made). --output_file defaults to albert_config/vocab.txt.
+shared_flags.define("input_file", "output_file", "do_lower_case")
 flags.DEFINE_integer(
     "vocab_size", 21128,
     "Exact number of entries to write; 21128 matches the released albert_zh "
     "configs' vocab_size.")
-flags.DEFINE_bool(
-    "do_lower_case", True,
-    "Normalise like the tokenizer with do_lower_case (lower-case, strip "
-    "accents). If false, upper-case letters are kept as separate entries.")
 flags.DEFINE_integer(
     "max_word_pieces", 3000,
     "At most this many frequent multi-character non-CJK words of the corpus "
@@ -332,8 +326,6 @@ def validate_flags():
   if FLAGS.max_word_pieces < 0:
     raise app.UsageError("--max_word_pieces must be >= 0, got %d" %
                          FLAGS.max_word_pieces)
-  if not FLAGS.output_file:
-    raise app.UsageError("--output_file must be set")
 
 
 def main(argv):
@@ -345,8 +337,9 @@ def main(argv):
                        max_word_pieces=FLAGS.max_word_pieces,
                        use_generated_pieces=FLAGS.generated_pieces,
                        min_count=FLAGS.min_count)
-  write_vocab(tokens, FLAGS.output_file)
-  print("Wrote %d tokens to %s" % (len(tokens), FLAGS.output_file))
+  output_file = FLAGS.output_file or _DEFAULT_OUTPUT
+  write_vocab(tokens, output_file)
+  print("Wrote %d tokens to %s" % (len(tokens), output_file))
 
 
 if __name__ == "__main__":

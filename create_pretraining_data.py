@@ -42,24 +42,15 @@ from absl import flags
 from absl import logging
 import jieba
 
+import shared_flags
 import tokenization
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "input_file", None,
-    "Input raw text file(s): a comma-separated list of files or glob patterns.")
-flags.DEFINE_string(
-    "output_file", None,
-    "Output TFRecord file(s), comma-separated; instances go round-robin.")
-flags.DEFINE_string("vocab_file", None,
-                    "The vocabulary file the ALBERT model was trained on.")
-flags.DEFINE_string(
-    "spm_model_file", None,
-    "SentencePiece model (google-research/albert English models); word starts "
-    "then come from the SentencePiece word marker and jieba is not used.")
-flags.DEFINE_bool("do_lower_case", True,
-                  "Whether to lower case the input text (uncased models).")
+# With --spm_model_file, word starts come from SentencePiece's word marker and
+# jieba is not used.
+shared_flags.define("input_file", "output_file", "vocab_file", "spm_model_file",
+                    "do_lower_case", "max_seq_length", "max_predictions_per_seq")
 flags.DEFINE_bool(
     "do_whole_word_mask", True,
     "Mask whole words: every token of a chosen word is masked. Chinese words "
@@ -68,9 +59,6 @@ flags.DEFINE_bool(
     "non_chinese", False,
     "Skip jieba word segmentation (text that is not Chinese): every CJK "
     "character is its own word and WordPiece `##` pieces join the word before.")
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", 20,
-                     "Maximum number of masked LM predictions per sequence.")
 flags.DEFINE_integer("random_seed", 12345,
                      "Seed of every random choice; fixes the output exactly.")
 flags.DEFINE_integer(

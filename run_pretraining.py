@@ -26,26 +26,18 @@ import estimator_utils
 import modeling
 import optimization
 import pretraining_input
+import shared_flags
 
 FLAGS = flags.FLAGS
 
 estimator_utils.define_common_flags(save_checkpoints_steps=1000,
                                     iterations_per_loop=1000,
                                     optimizer="lamb")
-flags.DEFINE_string(
-    "input_file", None,
-    "Training TFRecords from create_pretraining_data.py: comma-separated "
-    "paths or glob patterns.")
+shared_flags.define("input_file", "max_seq_length", "max_predictions_per_seq")
 flags.DEFINE_string(
     "eval_input_file", None,
     "Held-out TFRecords for --do_eval (comma-separated paths or globs). The "
     "originals evaluated on the training files, which measures memorisation.")
-flags.DEFINE_integer(
-    "max_seq_length", 128,
-    "Sequence length the TFRecords were written with (input_ids length).")
-flags.DEFINE_integer(
-    "max_predictions_per_seq", 20,
-    "Masked positions per sequence the TFRecords were written with.")
 flags.DEFINE_bool("do_train", False, "Train.")
 flags.DEFINE_bool("do_eval", False, "Evaluate on --eval_input_file.")
 flags.DEFINE_integer("train_batch_size", 32,

@@ -1,0 +1,57 @@
+"""absl flags that several scripts declare, each defined here once.
+
+absl refuses a second definition of a flag name, yet the scripts are imported
+together (by the test suite, or by a user's own driver). So a flag that more
+than one script uses is declared through `define`: the first script imported
+defines it, later ones reuse that definition. One definition means one default
+and a help text that covers every script.
+"""
+
+from absl import flags
+
+# DEFINE_* calls made here are attributed to the script calling `define`, so
+# each script's --helpshort still lists the flags it uses.
+flags.disclaim_key_flags()
+
+_SHARED_FLAGS = {
+    "input_file": (
+        flags.DEFINE_string, None,
+        "Input file(s), a comma-separated list of files or glob patterns: "
+        "UTF-8 text (one sentence per line, documents separated by an empty "
+        "line) for create_pretraining_data.py and build_vocab.py, pretraining "
+        "TFRecords for run_pretraining.py."),
+    "output_file": (
+        flags.DEFINE_string, None,
+        "Output file(s): comma-separated TFRecords for "
+        "create_pretraining_data.py (instances are dealt to them in turn); "
+        "the vocab for build_vocab.py (default albert_config/vocab.txt)."),
+    "vocab_file": (
+        flags.DEFINE_string, None,
+        "WordPiece vocab.txt the model was (or will be) trained with."),
+    "spm_model_file": (
+        flags.DEFINE_string, None,
+        "SentencePiece model (google-research/albert English models) instead "
+        "of a WordPiece vocab."),
+    "do_lower_case": (
+        flags.DEFINE_bool, True,
+        "Lower-case the text and strip accents before tokenizing (the released "
+        "Chinese models are uncased)."),
+    "max_seq_length": (
+        flags.DEFINE_integer, 128,
+        "Maximum tokens per sequence, [CLS] and [SEP]s included; must match "
+        "the TFRecords a training script reads."),
+    "max_predictions_per_seq": (
+        flags.DEFINE_integer, 20,
+        "Maximum masked-LM predictions per sequence; must match the "
+        "TFRecords run_pretraining.py reads."),
+}
+
+
+def define(*names):
+  """Defines the named shared flags, once per process, for the caller."""
+  for name in names:
+    if name in flags.FLAGS:
+      flags.declare_key_flag(name)
+    else:
+      define_flag, default, help_text = _SHARED_FLAGS[name]
+      define_flag(name, default, help_text)
