@@ -50,7 +50,8 @@ FLAGS = flags.FLAGS
 # With --spm_model_file, word starts come from SentencePiece's word marker and
 # jieba is not used.
 shared_flags.define("input_file", "output_file", "vocab_file", "spm_model_file",
-                    "do_lower_case", "max_seq_length", "max_predictions_per_seq")
+                    "do_lower_case", "max_seq_length", "max_predictions_per_seq",
+                    "random_seed")
 flags.DEFINE_bool(
     "do_whole_word_mask", True,
     "Mask whole words: every token of a chosen word is masked. Chinese words "
@@ -59,8 +60,6 @@ flags.DEFINE_bool(
     "non_chinese", False,
     "Skip jieba word segmentation (text that is not Chinese): every CJK "
     "character is its own word and WordPiece `##` pieces join the word before.")
-flags.DEFINE_integer("random_seed", 12345,
-                     "Seed of every random choice; fixes the output exactly.")
 flags.DEFINE_integer(
     "dupe_factor", 10,
     "Number of times to duplicate the input data (with different masks).")

@@ -58,6 +58,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import modeling
+import shared_flags
 
 FLAGS = flags.FLAGS
 
@@ -77,6 +78,7 @@ def define_common_flags(save_checkpoints_steps=1000, iterations_per_loop=1000,
       "google layout with num_hidden_groups), e.g. "
       "albert_config/albert_config_tiny.json.")
   flags.DEFINE_alias("albert_config_file", "bert_config_file")
+  shared_flags.define("random_seed")
   flags.DEFINE_string(
       "init_checkpoint", None,
       "Checkpoint to start from (a released albert_zh/google checkpoint or one "
@@ -245,6 +247,7 @@ def make_run_config(flags_obj, devices=None):
       cluster=tpu_cluster_resolver,
       master=flags_obj.master,
       model_dir=flags_obj.output_dir,
+      tf_random_seed=flags_obj.random_seed,
       save_checkpoints_steps=flags_obj.save_checkpoints_steps,
       keep_checkpoint_max=flags_obj.keep_checkpoint_max,
       log_step_count_steps=flags_obj.log_step_count_steps,

@@ -344,3 +344,9 @@ def test_google_checkpoint_into_brightmart_config_is_explained(data_dir,
   with pytest.raises(ValueError, match="google-layout.*brightmart-layout"):
     run_with_flags(values)
   assert checkpoint_step(tmp_path / "out") is None
+
+
+def test_random_seed_flag_seeds_the_graph(tmp_path):
+  values = flag_values(tmp_path, tmp_path / "out", random_seed=7)
+  config = estimator_utils.make_run_config(types.SimpleNamespace(**values))
+  assert config.tf_random_seed == 7

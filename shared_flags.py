@@ -40,6 +40,12 @@ _SHARED_FLAGS = {
         flags.DEFINE_integer, 128,
         "Maximum tokens per sequence, [CLS] and [SEP]s included; must match "
         "the TFRecords a training script reads."),
+    "random_seed": (
+        flags.DEFINE_integer, 12345,
+        "Seed of every random choice: create_pretraining_data.py's masking and "
+        "pairing (the same seed gives byte-identical output), and the "
+        "initialisation and data order of run_pretraining.py and "
+        "run_classifier.py."),
     "max_predictions_per_seq": (
         flags.DEFINE_integer, 20,
         "Maximum masked-LM predictions per sequence; must match the "
