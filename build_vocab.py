@@ -32,7 +32,6 @@ Usage:
 """
 
 import collections
-import glob
 import os
 import string
 import time
@@ -181,22 +180,6 @@ def read_jieba_dict(path):
       yield fields[0], int(fields[1])
 
 
-def expand_input_files(input_file_flag):
-  """Expands the comma-separated globs of --input_file into sorted file paths."""
-  paths = []
-  for pattern in input_file_flag.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    matches = sorted(glob.glob(pattern))
-    if not matches:
-      raise ValueError("--input_file pattern %r matched no files" % pattern)
-    paths.extend(matches)
-  if not paths:
-    raise ValueError("--input_file %r names no files" % input_file_flag)
-  return paths
-
-
 def read_corpus_lines(paths, log_every=200000):
   """Yields (line, 1) for every line of `paths`, logging progress."""
   start = time.time()
@@ -331,7 +314,7 @@ def validate_flags():
 def main(argv):
   del argv  # Unused.
   validate_flags()
-  input_files = expand_input_files(FLAGS.input_file) if FLAGS.input_file else []
+  input_files = shared_flags.expand_input_files(FLAGS.input_file) if FLAGS.input_file else []
   tokens = build_vocab(input_files, FLAGS.vocab_size,
                        do_lower_case=FLAGS.do_lower_case,
                        max_word_pieces=FLAGS.max_word_pieces,

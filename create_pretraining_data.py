@@ -694,20 +694,8 @@ def _open_binary(path):
 
 
 def expand_input_files(input_file_flag):
-  """Expands the comma-separated list of files/globs, in the given order."""
-  input_files = []
-  for pattern in input_file_flag.split(","):
-    pattern = pattern.strip()
-    if not pattern:
-      continue
-    matches = sorted(_glob(pattern))
-    if not matches:
-      raise ValueError("--input_file: %s does not exist (no file matches it); "
-                       "pass existing text files or glob patterns" % pattern)
-    input_files.extend(matches)
-  if not input_files:
-    raise ValueError("--input_file is empty; pass one or more text files")
-  return input_files
+  """Expands --input_file (local paths or gs:// and other remote globs)."""
+  return shared_flags.expand_input_files(input_file_flag, glob_fn=_glob)
 
 
 def _iter_lines(path, on_decode_error, stats):

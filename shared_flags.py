@@ -7,6 +7,8 @@ defines it, later ones reuse that definition. One definition means one default
 and a help text that covers every script.
 """
 
+import glob
+
 from absl import flags
 
 # DEFINE_* calls made here are attributed to the script calling `define`, so
@@ -61,3 +63,22 @@ def define(*names):
     else:
       define_flag, default, help_text = _SHARED_FLAGS[name]
       define_flag(name, default, help_text)
+
+
+def expand_input_files(input_file, glob_fn=glob.glob):
+  """--input_file's comma-separated files and globs as paths, in the given order.
+
+  Raises ValueError naming a pattern that matches no file.
+  """
+  paths = []
+  for pattern in input_file.split(","):
+    pattern = pattern.strip()
+    if pattern:
+      matches = sorted(glob_fn(pattern))
+      if not matches:
+        raise ValueError("--input_file: %s does not exist (no file matches it); "
+                         "pass existing files or glob patterns" % pattern)
+      paths.extend(matches)
+  if not paths:
+    raise ValueError("--input_file %r names no files" % input_file)
+  return paths
