@@ -447,7 +447,7 @@ def test_non_utf8_input_is_an_error_naming_file_and_line(tmp_path, tokenizer):
 
 def test_missing_input_file_is_a_clear_error(tmp_path):
   missing = str(tmp_path / "nowhere" / "*.txt")
-  with pytest.raises(ValueError, match="no file matches"):
+  with pytest.raises(ValueError, match="matches no file"):
     cpd.expand_input_files(missing)
 
 

@@ -65,19 +65,10 @@ EVAL_KEYS = ("masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy",
 
 
 def expand_input_patterns(patterns, flag_name):
-  """Comma-separated paths/globs -> sorted file list; each must match."""
-  files = []
-  for pattern in (p.strip() for p in patterns.split(",")):
-    if not pattern:
-      continue
-    matched = tf.io.gfile.glob(pattern)
-    if not matched:
-      raise ValueError("--%s: %r matches no file. Write TFRecords with "
-                       "create_pretraining_data.py first." % (flag_name, pattern))
-    files.extend(sorted(matched))
-  if not files:
-    raise ValueError("--%s is empty." % flag_name)
-  return files
+  """--input_file / --eval_input_file (local or gs:// globs) -> file list."""
+  return shared_flags.expand_input_files(
+      patterns, flag_name, glob_fn=tf.io.gfile.glob,
+      hint="write TFRecords with create_pretraining_data.py first")
 
 
 def check_record_lengths(input_files, max_seq_length, max_predictions_per_seq,

@@ -65,20 +65,22 @@ def define(*names):
       define_flag(name, default, help_text)
 
 
-def expand_input_files(input_file, glob_fn=glob.glob):
-  """--input_file's comma-separated files and globs as paths, in the given order.
+def expand_input_files(value, flag_name="input_file", glob_fn=glob.glob,
+                       hint="pass existing files or glob patterns"):
+  """A comma-separated list of files and globs as paths, in the given order.
 
-  Raises ValueError naming a pattern that matches no file.
+  Raises ValueError naming the flag and a pattern that matches no file, with
+  `hint` saying what to do.
   """
   paths = []
-  for pattern in input_file.split(","):
+  for pattern in value.split(","):
     pattern = pattern.strip()
     if pattern:
       matches = sorted(glob_fn(pattern))
       if not matches:
-        raise ValueError("--input_file: %s does not exist (no file matches it); "
-                         "pass existing files or glob patterns" % pattern)
+        raise ValueError("--%s: %s matches no file; %s."
+                         % (flag_name, pattern, hint))
       paths.extend(matches)
   if not paths:
-    raise ValueError("--input_file %r names no files" % input_file)
+    raise ValueError("--%s %r names no files; %s." % (flag_name, value, hint))
   return paths
