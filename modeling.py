@@ -212,7 +212,25 @@ class AlbertModel(object):
                input_mask=None,
                token_type_ids=None,
                use_one_hot_embeddings=False,
-               scope=None):
+               scope=None,
+               output_positions=None):
+    """Builds the encoder.
+
+    Args:
+      config: AlbertConfig.
+      is_training: False disables dropout.
+      input_ids: [B, T] int Tensor.
+      input_mask: [B, T], 1 for real tokens (default all ones).
+      token_type_ids: [B, T] segment ids (default all zeros).
+      use_one_hot_embeddings: look words up with a one-hot matmul (TPU).
+      scope: variable scope (default "bert").
+      output_positions: optional [B, P] int Tensor. When given, the last block
+        is computed only where its output is used, at these positions and at
+        the first token (for the pooler), and get_sequence_output() returns the
+        [B, P, H] states at these positions, equal to the full model's.
+        Pretraining passes the masked positions: the final states elsewhere
+        feed nothing, and skipping them saves most of one layer's work.
+    """
     config = copy.deepcopy(config)
     if not is_training:
       config.hidden_dropout_prob = 0.0
@@ -228,19 +246,27 @@ class AlbertModel(object):
         self.embedding_output, self.word_embeddings, self.word_embeddings_2 = (
             _embeddings(config, input_ids, token_type_ids,
                         use_one_hot_embeddings))
+      self.output_positions = output_positions
+      final_positions = None
+      if output_positions is not None:
+        first = tf.zeros_like(output_positions[:, :1])
+        final_positions = tf.concat([first, output_positions], axis=1)
       with tf.variable_scope("encoder"):
         attention_bias = attention_bias_from_mask(input_mask)
         self.all_encoder_layers = _encoder(config, self.embedding_output,
-                                           attention_bias)
+                                           attention_bias, final_positions)
+      final_states = self.all_encoder_layers[-1]
+      first_token = final_states[:, 0]
+      if output_positions is not None:
+        self.all_encoder_layers[-1] = final_states[:, 1:]
       self.sequence_output = self.all_encoder_layers[-1]
       with tf.variable_scope("pooler"):
-        first_token = tf.squeeze(self.sequence_output[:, 0:1, :], axis=1)
         self.pooled_output = dense(first_token, config.hidden_size,
                                    activation=tf.tanh,
                                    initializer_range=config.initializer_range)
 
   def get_sequence_output(self):
-    """Final hidden states, [batch_size, seq_length, hidden_size]."""
+    """Final hidden states, [B, T, H] ([B, P, H] with output_positions)."""
     return self.sequence_output
 
   def get_pooled_output(self):
@@ -314,8 +340,12 @@ def _lookup(table, flat_ids, vocab_size, use_one_hot):
   return tf.gather(table, flat_ids)
 
 
-def _encoder(config, embedding_output, attention_bias):
-  """Runs the shared blocks; returns every block's output as [B, T, H]."""
+def _encoder(config, embedding_output, attention_bias, final_positions=None):
+  """Runs the shared blocks; returns every block's output as [B, T, H].
+
+  With `final_positions` [B, P] the last block is computed at those positions
+  only, and its output is [B, P, H].
+  """
   batch_size, seq_length, width = get_shape_list(embedding_output,
                                                  expected_rank=3)
   hidden = tf.reshape(embedding_output, [batch_size * seq_length, width])
@@ -323,14 +353,25 @@ def _encoder(config, embedding_output, attention_bias):
     hidden = dense(hidden, config.hidden_size, "embedding_hidden_mapping_in",
                    initializer_range=config.initializer_range)
 
+  blocks = [scopes for layer_index in range(config.num_hidden_layers)
+            for scopes in _block_scopes(config, layer_index)]
   outputs = []
-  for layer_index in range(config.num_hidden_layers):
-    for attention_scope, ffn_scope in _block_scopes(config, layer_index):
-      hidden = _block(config, hidden, attention_bias, batch_size, seq_length,
-                      attention_scope, ffn_scope)
-      outputs.append(hidden)
-  return [tf.reshape(h, [batch_size, seq_length, config.hidden_size])
+  for index, scopes in enumerate(blocks):
+    rows = None
+    if final_positions is not None and index == len(blocks) - 1:
+      rows = _flat_rows(final_positions, batch_size, seq_length)
+    hidden = _block(config, hidden, attention_bias, batch_size, seq_length,
+                    scopes.attention, scopes.ffn, rows)
+    outputs.append(hidden)
+  return [tf.reshape(h, [batch_size, -1, config.hidden_size])
           for h in outputs]
+
+
+def _flat_rows(positions, batch_size, seq_length):
+  """Row indices in a [B*T, W] matrix of `positions` [B, P] -> [B*P]."""
+  offsets = tf.reshape(tf.range(0, batch_size, dtype=tf.int32) * seq_length,
+                       [-1, 1])
+  return tf.reshape(tf.cast(positions, tf.int32) + offsets, [-1])
 
 
 BlockScopes = collections.namedtuple("BlockScopes", ["attention", "ffn"])
@@ -362,17 +403,25 @@ def _block_scopes(config, layer_index):
 
 
 def _block(config, hidden, attention_bias, batch_size, seq_length,
-           attention_scope, ffn_scope):
-  """One transformer block on [B*T, H] under the layout's variable names."""
+           attention_scope, ffn_scope, rows=None):
+  """One transformer block on [B*T, H] under the layout's variable names.
+
+  With `rows` (indices into the B*T rows) only those rows are computed: every
+  row still serves as a key and value, but only these ask queries.
+  """
   names = _BLOCK_NAMES[config.layout]
   preln = config.ln_type == "preln"
   init_range = config.initializer_range
 
+  def select(tensor):
+    return tensor if rows is None else tf.gather(tensor, rows)
+
   with tf.variable_scope(attention_scope, reuse=tf.AUTO_REUSE):
     attention_input = layer_norm(hidden, names.attention_ln) if preln else hidden
+    hidden = select(hidden)
     with tf.variable_scope(names.attention + "/self"):
       context = attention_layer(config, attention_input, attention_bias,
-                                batch_size, seq_length)
+                                batch_size, query_input=select(attention_input))
     with tf.variable_scope(names.attention + "/output"):
       attention_output = dense(context, config.hidden_size,
                                initializer_range=init_range)
@@ -409,27 +458,36 @@ _BLOCK_NAMES = {
 }
 
 
-def attention_layer(config, hidden, attention_bias, batch_size, seq_length):
-  """Multi-head self-attention on [B*T, H]; returns the context, [B*T, H]."""
+def attention_layer(config, hidden, attention_bias, batch_size,
+                    query_input=None):
+  """Multi-head self-attention on [B*T, H]; returns the context, [B*T, H].
+
+  `query_input` [B*Q, H] (default: `hidden`) holds the rows that ask queries;
+  the context then has B*Q rows.
+  """
   num_heads = config.num_attention_heads
   head_size = config.hidden_size // num_heads
 
-  def heads(name):
-    projected = dense(hidden, config.hidden_size, name,
+  def heads(name, inputs, scale=None):
+    projected = dense(inputs, config.hidden_size, name,
                       initializer_range=config.initializer_range)
-    projected = tf.reshape(projected,
-                           [batch_size, seq_length, num_heads, head_size])
+    if scale is not None:
+      projected *= scale
+    projected = tf.reshape(projected, [batch_size, -1, num_heads, head_size])
     return tf.transpose(projected, [0, 2, 1, 3])  # [B, N, T, D]
 
-  query, key, value = heads("query"), heads("key"), heads("value")
+  # Scaling the queries rather than the [B, N, Q, T] scores is the same
+  # product at a fraction of the work.
+  query = heads("query", hidden if query_input is None else query_input,
+                scale=1.0 / math.sqrt(float(head_size)))
+  key, value = heads("key", hidden), heads("value", hidden)
   scores = tf.matmul(query, key, transpose_b=True)
-  scores = scores * (1.0 / math.sqrt(float(head_size)))
   scores += attention_bias
   probs = tf.nn.softmax(scores)
   probs = dropout(probs, config.attention_probs_dropout_prob)
-  context = tf.matmul(probs, value)  # [B, N, T, D]
+  context = tf.matmul(probs, value)  # [B, N, Q, D]
   context = tf.transpose(context, [0, 2, 1, 3])
-  return tf.reshape(context, [batch_size * seq_length, config.hidden_size])
+  return tf.reshape(context, [-1, config.hidden_size])
 
 
 def attention_bias_from_mask(input_mask):
@@ -442,14 +500,24 @@ def attention_bias_from_mask(input_mask):
 # Pretraining heads, shared by run_pretraining.py and the TF-Hub export.
 
 
-def masked_lm_logits(config, model, positions):
+def masked_lm_logits(config, model, positions=None):
   """MLM logits at `positions` [B, P] -> [B*P, vocab_size].
 
   The output embedding is tied to the input one: brightmart's head maps
   H -> H and then back through both factors (word_embeddings_2, word_embeddings);
   google's maps H -> E and uses word_embeddings alone.
+
+  Pass positions=None for a model built with `output_positions`: its sequence
+  output already holds exactly the positions to predict.
   """
-  hidden = gather_indexes(model.get_sequence_output(), positions)
+  if (positions is None) == (model.output_positions is None):
+    raise ValueError(
+        "masked_lm_logits needs the positions to predict either as "
+        "`positions` or as the model's `output_positions`, not both")
+  if positions is None:
+    hidden = tf.reshape(model.get_sequence_output(), [-1, config.hidden_size])
+  else:
+    hidden = gather_indexes(model.get_sequence_output(), positions)
   transform_width = (config.hidden_size if config.layout == "brightmart"
                      else config.embedding_size)
   with tf.variable_scope("cls/predictions"):
@@ -483,11 +551,32 @@ def masked_lm_loss(logits, label_ids, label_weights):
   """Returns (loss, per_example_loss): sum(w * CE) / (sum(w) + 1e-5)."""
   label_ids = tf.reshape(label_ids, [-1])
   label_weights = tf.cast(tf.reshape(label_weights, [-1]), tf.float32)
-  per_example_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=tf.cast(label_ids, tf.int32), logits=logits)
+  per_example_loss = softmax_cross_entropy(logits, tf.cast(label_ids, tf.int32))
   loss = (tf.reduce_sum(label_weights * per_example_loss) /
           (tf.reduce_sum(label_weights) + 1e-5))
   return loss, per_example_loss
+
+
+def softmax_cross_entropy(logits, labels):
+  """Per-row cross-entropy of [N, V] `logits` against int `labels` [N].
+
+  The same values and gradients as tf.nn.sparse_softmax_cross_entropy_with_logits,
+  computed from one (multi-threaded) softmax: over a 21128-word vocabulary the
+  fused op is several times slower. log p(label) is taken as
+  log p_max + (logit_label - logit_max): p_max >= 1/V, so nothing underflows.
+  """
+  @tf.custom_gradient
+  def cross_entropy(logits):
+    probs = tf.nn.softmax(logits)
+    label_logits = tf.gather(logits, labels, batch_dims=1)
+    loss = ((tf.reduce_max(logits, -1) - label_logits) -
+            tf.log(tf.reduce_max(probs, -1)))
+
+    def grad(dloss):
+      targets = tf.one_hot(labels, tf.shape(logits)[-1], dtype=probs.dtype)
+      return (probs - targets) * dloss[:, None]
+    return loss, grad
+  return cross_entropy(logits)
 
 
 def sentence_order_loss(logits, labels):
@@ -644,11 +733,9 @@ def gather_indexes(sequence_tensor, positions):
   """Gathers the vectors at `positions` [B, P] of [B, T, W] -> [B*P, W]."""
   batch_size, seq_length, width = get_shape_list(sequence_tensor,
                                                  expected_rank=3)
-  offsets = tf.reshape(tf.range(0, batch_size, dtype=tf.int32) * seq_length,
-                       [-1, 1])
-  flat_positions = tf.reshape(tf.cast(positions, tf.int32) + offsets, [-1])
   flat_sequence = tf.reshape(sequence_tensor, [batch_size * seq_length, width])
-  return tf.gather(flat_sequence, flat_positions)
+  return tf.gather(flat_sequence,
+                   _flat_rows(positions, batch_size, seq_length))
 
 
 def get_shape_list(tensor, expected_rank=None, name=None):

@@ -421,6 +421,97 @@ def test_losses_follow_published_formulas():
       -np.mean(sop_log_probs[np.arange(3), [0, 1, 1]]), rel=1e-5)
 
 
+def test_cross_entropy_matches_the_fused_op_even_for_extreme_logits():
+  rng = np.random.RandomState(0)
+  logits = rng.normal(0, 3, (6, 40)).astype(np.float32)
+  logits[0, :3] = [1000.0, 0.0, -1000.0]  # p(label) underflows to 0 here
+  labels = np.array([2, 0, 5, 39, 7, 7])
+  upstream = rng.uniform(0.5, 2.0, 6).astype(np.float32)
+  with tf.Graph().as_default(), tf.Session() as session:
+    logits_t = tf.constant(logits)
+    ours = modeling.softmax_cross_entropy(logits_t, tf.constant(labels))
+    fused = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant(labels), logits=logits_t)
+    grads = [tf.gradients(loss * upstream, logits_t)[0]
+             for loss in (ours, fused)]
+    ours_v, fused_v, ours_g, fused_g = session.run([ours, fused] + grads)
+  assert ours_v[0] == pytest.approx(2000.0)
+  np.testing.assert_allclose(ours_v, fused_v, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(ours_g, fused_g, rtol=1e-5, atol=1e-6)
+
+
+# Layouts, LayerNorm placements and sharing modes the last block can take.
+PRUNING_CASES = [dict(SMALL), dict(SMALL, ln_type="preln"),
+                 dict(SMALL, sharing="none"),
+                 dict(SMALL, layout="google", num_hidden_groups=1,
+                      inner_group_num=2)]
+
+
+@pytest.mark.parametrize("overrides", PRUNING_CASES)
+def test_output_positions_give_the_full_models_values_and_gradients(overrides):
+  config = modeling.AlbertConfig.from_dict(overrides)
+  rng = np.random.RandomState(4)
+  ids = rng.randint(0, config.vocab_size, (3, 9))
+  mask = np.ones((3, 9), np.int32)
+  mask[1, 6:] = 0
+  positions = np.array([[1, 4, 4], [0, 5, 2], [8, 3, 7]])
+  with tf.Graph().as_default():
+    tf.set_random_seed(5)
+    ids_t = tf.placeholder(tf.int32, [None, 9])  # dynamic batch, as in eval
+    mask_t = tf.placeholder(tf.int32, [None, 9])
+    positions_t = tf.placeholder(tf.int32, [None, 3])
+    with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+      full = modeling.AlbertModel(config, False, ids_t, mask_t, scope="bert")
+      pruned = modeling.AlbertModel(config, False, ids_t, mask_t, scope="bert",
+                                    output_positions=positions_t)
+    full_states = tf.reshape(
+        modeling.gather_indexes(full.get_sequence_output(), positions_t),
+        [-1, 3, config.hidden_size])
+    weights = tf.constant(rng.normal(size=(3, 3, config.hidden_size)),
+                          tf.float32)
+    def objective(states, pooled):
+      return tf.reduce_sum(states * weights) + tf.reduce_sum(pooled ** 2)
+    variables = tf.trainable_variables()
+    def gradients(states, pooled):
+      return [tf.convert_to_tensor(g)  # the embedding's are IndexedSlices
+              for g in tf.gradients(objective(states, pooled), variables)]
+    full_grads = gradients(full_states, full.get_pooled_output())
+    pruned_grads = gradients(pruned.get_sequence_output(),
+                             pruned.get_pooled_output())
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      got = session.run(
+          [full_states, pruned.get_sequence_output(), full.get_pooled_output(),
+           pruned.get_pooled_output(), full_grads, pruned_grads],
+          {ids_t: ids, mask_t: mask, positions_t: positions})
+  full_v, pruned_v, full_pooled, pruned_pooled, full_g, pruned_g = got
+  assert pruned_v.shape == (3, 3, config.hidden_size)
+  np.testing.assert_allclose(pruned_v, full_v, atol=1e-5)
+  np.testing.assert_allclose(pruned_pooled, full_pooled, atol=1e-5)
+  for variable, want, have in zip(variables, full_g, pruned_g):
+    # Sums over every token, summed in another order: float32 rounding scales
+    # with the largest entry.
+    np.testing.assert_allclose(have, want,
+                               atol=1e-5 * max(1.0, np.abs(want).max()),
+                               err_msg=variable.name)
+
+
+def test_masked_lm_logits_takes_positions_from_one_place_only():
+  config = modeling.AlbertConfig.from_dict(SMALL)
+  with tf.Graph().as_default():
+    ids = tf.zeros([2, 6], tf.int32)
+    positions = tf.constant([[1, 2], [3, 4]])
+    pruned = modeling.AlbertModel(config, False, ids,
+                                  output_positions=positions)
+    assert modeling.masked_lm_logits(
+        config, pruned).shape.as_list() == [4, config.vocab_size]
+    with pytest.raises(ValueError, match="not both"):
+      modeling.masked_lm_logits(config, pruned, positions)
+    full = modeling.AlbertModel(config, False, ids)
+    with pytest.raises(ValueError, match="positions to predict"):
+      modeling.masked_lm_logits(config, full)
+
+
 def test_get_shape_list_rejects_wrong_rank():
   with tf.Graph().as_default():
     with pytest.raises(ValueError, match="rank"):

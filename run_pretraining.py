@@ -162,9 +162,9 @@ def pretraining_outputs(albert_config, features, is_training,
       input_ids=features["input_ids"],
       input_mask=features["input_mask"],
       token_type_ids=features["segment_ids"],
-      use_one_hot_embeddings=use_one_hot_embeddings)
-  mlm_logits = modeling.masked_lm_logits(albert_config, model,
-                                         features["masked_lm_positions"])
+      use_one_hot_embeddings=use_one_hot_embeddings,
+      output_positions=features["masked_lm_positions"])
+  mlm_logits = modeling.masked_lm_logits(albert_config, model)
   mlm_loss, mlm_example_loss = modeling.masked_lm_loss(
       mlm_logits, features["masked_lm_ids"], features["masked_lm_weights"])
   sop_logits = modeling.sentence_order_logits(albert_config,
