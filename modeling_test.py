@@ -440,6 +440,26 @@ def test_cross_entropy_matches_the_fused_op_even_for_extreme_logits():
   np.testing.assert_allclose(ours_g, fused_g, rtol=1e-5, atol=1e-6)
 
 
+def test_layer_norm_matches_the_moments_formula_and_its_gradient():
+  rng = np.random.RandomState(1)
+  with tf.Graph().as_default() as graph, tf.Session(graph=graph) as session:
+    inputs = tf.constant(rng.normal(2.0, 3.0, (3, 5, 7)).astype(np.float32))
+    upstream = tf.constant(rng.normal(size=(3, 5, 7)).astype(np.float32))
+    output = modeling.layer_norm(inputs)
+    beta, gamma = tf.global_variables()  # created in that order
+    mean, variance = tf.nn.moments(inputs, [-1], keepdims=True)
+    reference = (inputs - mean) * tf.rsqrt(variance + 1e-12) * gamma + beta
+    ours = tf.gradients(output * upstream, [inputs, gamma, beta])
+    expected = tf.gradients(reference * upstream, [inputs, gamma, beta])
+    session.run([gamma.assign(rng.normal(size=7)),
+                 beta.assign(rng.normal(size=7))])
+    ours_v, expected_v, out_v, ref_v = session.run(
+        [ours, expected, output, reference])
+  np.testing.assert_allclose(out_v, ref_v, atol=1e-5)
+  for got, want in zip(ours_v, expected_v):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
 # Layouts, LayerNorm placements and sharing modes the last block can take.
 PRUNING_CASES = [dict(SMALL), dict(SMALL, ln_type="preln"),
                  dict(SMALL, sharing="none"),
