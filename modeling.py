@@ -421,10 +421,12 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
 
   with tf.variable_scope(attention_scope, reuse=tf.AUTO_REUSE):
     attention_input = layer_norm(hidden, names.attention_ln) if preln else hidden
-    hidden = select(hidden)
+    query_input = select(attention_input)
+    # Post-LN attends from the block input itself: one gather serves both.
+    hidden = select(hidden) if preln else query_input
     with tf.variable_scope(names.attention + "/self"):
       context = attention_layer(config, attention_input, attention_bias,
-                                batch_size, query_input=select(attention_input))
+                                batch_size, query_input=query_input)
     with tf.variable_scope(names.attention + "/output"):
       attention_output = dense(context, config.hidden_size,
                                initializer_range=init_range)
