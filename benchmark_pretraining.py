@@ -19,6 +19,7 @@ model count; HFU reports utilisation by the FLOPs actually executed.
 
   python benchmark_pretraining.py                # tiny b32 and base b8, seq 128
   python benchmark_pretraining.py --use_xla      # with XLA auto-clustering
+  python benchmark_pretraining.py --nofused_kernels  # composite GELU/LayerNorm
 """
 
 import time
@@ -29,6 +30,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import estimator_utils
+import fused_ops
 import modeling
 import run_pretraining
 
@@ -40,6 +42,11 @@ flags.DEFINE_list(
 flags.DEFINE_integer("warmup_steps", 5, "Untimed steps (graph compilation).")
 flags.DEFINE_integer("steps", 20, "Timed steps per model.")
 flags.DEFINE_integer("trials", 5, "Timed trials the steps are spread over.")
+flags.DEFINE_bool(
+    "fused_kernels", True,
+    "Use the fused CPU GELU and LayerNorm kernels, as run_pretraining does "
+    "on CPU (--nofused_kernels measures TensorFlow's composites, as on "
+    "GPU/TPU).")
 # --max_seq_length (128), --max_predictions_per_seq (20), --optimizer and
 # --use_xla are run_pretraining's flags.
 
@@ -143,7 +150,8 @@ def measure(config, batch_size, peak):
     model_fn = run_pretraining.model_fn_builder(
         config, init_checkpoint=None, learning_rate=1e-4,
         num_train_steps=100000, num_warmup_steps=0, use_tpu=False,
-        use_one_hot_embeddings=False, optimizer=FLAGS.optimizer)
+        use_one_hot_embeddings=False, optimizer=FLAGS.optimizer,
+        use_fused_kernels=FLAGS.fused_kernels)
     train_op = model_fn(features, None, tf.estimator.ModeKeys.TRAIN,
                         {}).train_op
     with tf.Session(config=session_config(FLAGS.use_xla)) as sess:
@@ -164,9 +172,12 @@ def main(_):
   if FLAGS.use_xla:
     estimator_utils.enable_xla_auto_clustering()
   peak = MatmulPeak()
-  print("| model | batch | seq | XLA | sequences/sec | model GFLOP/s | "
-        "matmul GFLOP/s | MFU | HFU |")
-  print("|---|---|---|---|---|---|---|---|---|")
+  if FLAGS.fused_kernels and fused_ops.library() is None:
+    raise SystemExit("The fused kernels could not be built (see the warning "
+                     "above); rerun with --nofused_kernels.")
+  print("| model | batch | seq | XLA | fused kernels | sequences/sec | "
+        "model GFLOP/s | matmul GFLOP/s | MFU | HFU |")
+  print("|---|---|---|---|---|---|---|---|---|---|")
   for entry in FLAGS.models:
     config_path, batch_size = entry.rsplit(":", 1)
     config = modeling.AlbertConfig.from_json_file(config_path)
@@ -174,9 +185,10 @@ def main(_):
     shape = (config, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
     model_flops = rate * training_flops_per_sequence(*shape)
     executed_flops = model_flops - rate * skipped_flops_per_sequence(*shape)
-    print("| %s | %s | %d | %s | %.2f | %.1f | %.1f | %.1f%% | %.1f%% |" % (
+    print("| %s | %s | %d | %s | %s | %.2f | %.1f | %.1f | %.1f%% | %.1f%% |" % (
         config_path.rsplit("/", 1)[-1], batch_size, FLAGS.max_seq_length,
-        "on" if FLAGS.use_xla else "off", rate, model_flops / 1e9,
+        "on" if FLAGS.use_xla else "off", "on" if FLAGS.fused_kernels else "off",
+        rate, model_flops / 1e9,
         peak_rate / 1e9, 100.0 * model_flops / peak_rate,
         100.0 * executed_flops / peak_rate))
 

@@ -28,6 +28,8 @@ Stable API:
       examples/sec every --log_step_count_steps steps.
   enable_xla_auto_clustering()
       Lets --use_xla cluster on CPU too; make_run_config calls it.
+  runs_on_cpu(flags_obj, devices=None) -> bool
+      True when no TPU or GPU is used, so CPU-only kernels (fused_ops) apply.
   num_replicas(flags_obj, devices=None) -> int
       Devices a global batch is split over (1 on CPU/one GPU, num_gpus, or the
       list length); on TPU the TPUEstimator splits it itself, so 1.
@@ -197,6 +199,16 @@ def _strategy_devices(flags_obj, devices=None):
   if flags_obj.use_tpu or flags_obj.num_gpus <= 1:
     return None
   return ["/gpu:%d" % i for i in range(flags_obj.num_gpus)]
+
+
+def runs_on_cpu(flags_obj, devices=None):
+  """True when the model runs on this host's CPU(s): no TPU, no GPU."""
+  if flags_obj.use_tpu:
+    return False
+  strategy_devices = _strategy_devices(flags_obj, devices)
+  if strategy_devices:
+    return all("cpu" in device.lower() for device in strategy_devices)
+  return flags_obj.num_gpus == 0 or not _visible_gpus()
 
 
 def num_replicas(flags_obj, devices=None):

@@ -28,6 +28,8 @@ import numpy as np
 import six
 import tensorflow.compat.v1 as tf
 
+import fused_ops
+
 LAYOUTS = ("brightmart", "google")
 LN_TYPES = ("postln", "preln")
 SHARING_MODES = ("all", "attention", "ffn", "none")
@@ -213,7 +215,8 @@ class AlbertModel(object):
                token_type_ids=None,
                use_one_hot_embeddings=False,
                scope=None,
-               output_positions=None):
+               output_positions=None,
+               use_fused_kernels=False):
     """Builds the encoder.
 
     Args:
@@ -230,6 +233,9 @@ class AlbertModel(object):
         [B, P, H] states at these positions, equal to the full model's.
         Pretraining passes the masked positions: the final states elsewhere
         feed nothing, and skipping them saves most of one layer's work.
+      use_fused_kernels: compute the encoder's GELUs and LayerNorms with the
+        fused CPU kernels of fused_ops.py (same values, faster on CPU). For
+        graphs run on this process's CPU, not for GPU/TPU or export.
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -245,7 +251,7 @@ class AlbertModel(object):
       with tf.variable_scope("embeddings"):
         self.embedding_output, self.word_embeddings, self.word_embeddings_2 = (
             _embeddings(config, input_ids, token_type_ids,
-                        use_one_hot_embeddings))
+                        use_one_hot_embeddings, use_fused_kernels))
       self.output_positions = output_positions
       final_positions = None
       if output_positions is not None:
@@ -254,7 +260,8 @@ class AlbertModel(object):
       with tf.variable_scope("encoder"):
         attention_bias = attention_bias_from_mask(input_mask)
         self.all_encoder_layers = _encoder(config, self.embedding_output,
-                                           attention_bias, final_positions)
+                                           attention_bias, use_fused_kernels,
+                                           final_positions)
       final_states = self.all_encoder_layers[-1]
       first_token = final_states[:, 0]
       if output_positions is not None:
@@ -293,7 +300,8 @@ class AlbertModel(object):
     return self.word_embeddings_2
 
 
-def _embeddings(config, input_ids, token_type_ids, use_one_hot_embeddings):
+def _embeddings(config, input_ids, token_type_ids, use_one_hot_embeddings,
+                fused):
   """Returns (embedding_output, word_embeddings table, projection or None)."""
   batch_size, seq_length = get_shape_list(input_ids, expected_rank=2)
   if isinstance(seq_length, int) and seq_length > config.max_position_embeddings:
@@ -332,7 +340,7 @@ def _embeddings(config, input_ids, token_type_ids, use_one_hot_embeddings):
                                    [config.max_position_embeddings, width],
                                    initializer=initializer)
   output += tf.expand_dims(position_table[:seq_length], 0)
-  output = layer_norm(output)
+  output = layer_norm(output, fused=fused)
   output = dropout(output, config.hidden_dropout_prob)
   return output, word_table, projection
 
@@ -343,7 +351,8 @@ def _lookup(table, flat_ids, vocab_size, use_one_hot):
   return tf.gather(table, flat_ids)
 
 
-def _encoder(config, embedding_output, attention_bias, final_positions=None):
+def _encoder(config, embedding_output, attention_bias, fused,
+             final_positions=None):
   """Runs the shared blocks; returns every block's output as [B, T, H].
 
   With `final_positions` [B, P] the last block is computed at those positions
@@ -364,7 +373,7 @@ def _encoder(config, embedding_output, attention_bias, final_positions=None):
     if final_positions is not None and index == len(blocks) - 1:
       rows = _flat_rows(final_positions, batch_size, seq_length)
     hidden = _block(config, hidden, attention_bias, batch_size, seq_length,
-                    scopes.attention, scopes.ffn, rows)
+                    scopes.attention, scopes.ffn, fused, rows)
     outputs.append(hidden)
   return [tf.reshape(h, [batch_size, -1, config.hidden_size])
           for h in outputs]
@@ -406,9 +415,10 @@ def _block_scopes(config, layer_index):
 
 
 def _block(config, hidden, attention_bias, batch_size, seq_length,
-           attention_scope, ffn_scope, rows=None):
+           attention_scope, ffn_scope, fused, rows=None):
   """One transformer block on [B*T, H] under the layout's variable names.
 
+  `fused`: GELU and LayerNorm by fused_ops' CPU kernels.
   With `rows` (indices into the B*T rows) only those rows are computed: every
   row still serves as a key and value, but only these ask queries.
   """
@@ -420,7 +430,8 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
     return tensor if rows is None else tf.gather(tensor, rows)
 
   with tf.variable_scope(attention_scope, reuse=tf.AUTO_REUSE):
-    attention_input = layer_norm(hidden, names.attention_ln) if preln else hidden
+    attention_input = (layer_norm(hidden, names.attention_ln, fused) if preln
+                       else hidden)
     query_input = select(attention_input)
     # Post-LN attends from the block input itself: one gather serves both.
     hidden = select(hidden) if preln else query_input
@@ -434,13 +445,14 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
     if preln:
       hidden = attention_output + hidden
     else:
-      hidden = layer_norm(attention_output + hidden, names.attention_ln)
+      hidden = layer_norm(attention_output + hidden, names.attention_ln, fused)
 
   with tf.variable_scope(ffn_scope, reuse=tf.AUTO_REUSE):
-    ffn_input = layer_norm(hidden, names.ffn_ln) if preln else hidden
+    ffn_input = layer_norm(hidden, names.ffn_ln, fused) if preln else hidden
     with tf.variable_scope(names.intermediate):
       intermediate = dense(ffn_input, config.intermediate_size,
-                           activation=get_activation(config.hidden_act),
+                           activation=get_activation(config.hidden_act,
+                                                     fused),
                            initializer_range=init_range)
     with tf.variable_scope(names.ffn_output):
       ffn_output = dense(intermediate, config.hidden_size,
@@ -448,7 +460,7 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
       ffn_output = dropout(ffn_output, config.hidden_dropout_prob)
     if preln:
       return ffn_output + hidden
-    return layer_norm(ffn_output + hidden, names.ffn_ln)
+    return layer_norm(ffn_output + hidden, names.ffn_ln, fused)
 
 
 # Where each layout keeps the pieces of a block, relative to its block scope.
@@ -693,23 +705,37 @@ def gelu(x):
   return x * cdf
 
 
-def get_activation(name):
-  """Maps a config's hidden_act string to a function (None for linear)."""
+def get_activation(name, fused=False):
+  """Maps a config's hidden_act string to a function (None for linear).
+
+  fused=True maps "gelu" to fused_ops' CPU kernel where it can be built.
+  """
   activations = {"gelu": gelu, "relu": tf.nn.relu, "tanh": tf.tanh,
                  "linear": None}
   key = name.lower() if isinstance(name, six.string_types) else name
   if key not in activations:
     raise ValueError("unknown hidden_act %r; expected one of %s" %
                      (name, ", ".join(ACTIVATIONS)))
+  fused_kernels = fused_ops.library() if fused and key == "gelu" else None
+  if fused_kernels is not None:
+    return fused_kernels.albert_gelu
   return activations[key]
 
 
-def layer_norm(input_tensor, name="LayerNorm"):
-  """LayerNorm over the last axis, epsilon 1e-12, variables beta and gamma."""
+def layer_norm(input_tensor, name="LayerNorm", fused=False):
+  """LayerNorm over the last axis, epsilon 1e-12, variables beta and gamma.
+
+  fused=True computes it with fused_ops' CPU kernel where it can be built.
+  """
   width = input_tensor.shape[-1]
   with tf.variable_scope(name):
     beta = tf.get_variable("beta", [width], initializer=tf.zeros_initializer())
     gamma = tf.get_variable("gamma", [width], initializer=tf.ones_initializer())
+    fused_kernels = fused_ops.library() if fused else None
+    if fused_kernels is not None:
+      normalized, _, _ = fused_kernels.albert_layer_norm(
+          input_tensor, gamma, beta, epsilon=1e-12)
+      return normalized
     # Centring once and reusing it (tf.nn.moments centres twice, once behind a
     # stop_gradient) gives the same values and a shorter gradient graph.
     centered = input_tensor - tf.reduce_mean(input_tensor, -1, keepdims=True)

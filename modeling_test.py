@@ -516,6 +516,39 @@ def test_output_positions_give_the_full_models_values_and_gradients(overrides):
                                err_msg=variable.name)
 
 
+@pytest.mark.parametrize("overrides", [dict(SMALL), dict(SMALL, ln_type="preln"),
+                                       dict(SMALL, layout="google")])
+def test_fused_kernels_model_equals_the_composite_model(overrides):
+  config = modeling.AlbertConfig.from_dict(overrides)
+  rng = np.random.RandomState(6)
+  with tf.Graph().as_default() as graph:
+    tf.set_random_seed(7)
+    ids = tf.constant(rng.randint(0, config.vocab_size, (2, 7)), tf.int32)
+    models = []
+    with tf.variable_scope(tf.get_variable_scope(), reuse=tf.AUTO_REUSE):
+      for fused in (False, True):
+        models.append(modeling.AlbertModel(config, False, ids, scope="bert",
+                                           use_fused_kernels=fused))
+    variables = tf.trainable_variables()
+    outputs = [[m.get_sequence_output(), m.get_pooled_output()] +
+               [tf.convert_to_tensor(g) for g in tf.gradients(
+                   tf.reduce_sum(m.get_sequence_output() ** 2) +
+                   tf.reduce_sum(m.get_pooled_output() ** 2), variables)]
+               for m in models]
+    op_types = {op.type for op in graph.get_operations()}
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      composite, fused = session.run(outputs)
+  assert {"AlbertGelu", "AlbertGeluGrad", "AlbertLayerNorm",
+          "AlbertLayerNormGrad"} <= op_types
+  for name, want, have in zip(["sequence", "pooled"] + variables, composite,
+                              fused):
+    # LayerNorm gradients scale rounding by 1/std, large at the embeddings.
+    np.testing.assert_allclose(have, want, rtol=1e-4,
+                               atol=5e-5 * max(1.0, np.abs(want).max()),
+                               err_msg=str(name))
+
+
 def test_masked_lm_logits_takes_positions_from_one_place_only():
   config = modeling.AlbertConfig.from_dict(SMALL)
   with tf.Graph().as_default():

@@ -154,7 +154,7 @@ def validate_flags(flags_obj, devices=None):
 
 
 def pretraining_outputs(albert_config, features, is_training,
-                        use_one_hot_embeddings):
+                        use_one_hot_embeddings, use_fused_kernels=False):
   """Builds the model and both heads; returns a dict of loss/logit tensors."""
   model = modeling.AlbertModel(
       config=albert_config,
@@ -163,7 +163,8 @@ def pretraining_outputs(albert_config, features, is_training,
       input_mask=features["input_mask"],
       token_type_ids=features["segment_ids"],
       use_one_hot_embeddings=use_one_hot_embeddings,
-      output_positions=features["masked_lm_positions"])
+      output_positions=features["masked_lm_positions"],
+      use_fused_kernels=use_fused_kernels)
   mlm_logits = modeling.masked_lm_logits(albert_config, model)
   mlm_loss, mlm_example_loss = modeling.masked_lm_loss(
       mlm_logits, features["masked_lm_ids"], features["masked_lm_weights"])
@@ -231,13 +232,17 @@ def model_fn_builder(albert_config, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
                      use_one_hot_embeddings, optimizer="lamb", poly_power=1.0,
                      start_warmup_step=0, use_amp=False,
-                     log_every_n_steps=100):
-  """Returns the TPUEstimator model_fn for pretraining."""
+                     log_every_n_steps=100, use_fused_kernels=False):
+  """Returns the TPUEstimator model_fn for pretraining.
+
+  use_fused_kernels: fused CPU GELU/LayerNorm (modeling.AlbertModel); run()
+  sets it when no TPU or GPU is used.
+  """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     is_training = mode == tf.estimator.ModeKeys.TRAIN
     outputs = pretraining_outputs(albert_config, features, is_training,
-                                  use_one_hot_embeddings)
+                                  use_one_hot_embeddings, use_fused_kernels)
     total_loss = outputs["total_loss"]
     scaffold_fn = estimator_utils.init_from_checkpoint(init_checkpoint, use_tpu)
 
@@ -350,7 +355,8 @@ def run(flags_obj, devices=None, seed=None):
       poly_power=flags_obj.poly_power,
       start_warmup_step=flags_obj.start_warmup_step,
       use_amp=flags_obj.use_amp,
-      log_every_n_steps=flags_obj.log_step_count_steps)
+      log_every_n_steps=flags_obj.log_step_count_steps,
+      use_fused_kernels=estimator_utils.runs_on_cpu(flags_obj, devices))
   estimator = estimator_utils.make_estimator(
       model_fn, flags_obj, train_batch_size=flags_obj.train_batch_size,
       eval_batch_size=flags_obj.eval_batch_size, devices=devices)

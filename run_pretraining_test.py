@@ -194,6 +194,10 @@ def test_train_then_eval_writes_results_and_summaries(data_dir, tmp_path):
       rtol=1e-4)
   assert not list(tmp_path.glob("*.tmp"))
   assert checkpoint_step(tmp_path) == 10
+  # A CPU-only run uses the fused kernels.
+  graph = (tmp_path / "graph.pbtxt").read_text()
+  assert 'op: "AlbertGeluGrad"' in graph
+  assert 'op: "AlbertLayerNormGrad"' in graph
 
   tags = set()
   for events in tmp_path.glob("events.out.tfevents.*"):
@@ -344,6 +348,19 @@ def test_google_checkpoint_into_brightmart_config_is_explained(data_dir,
   with pytest.raises(ValueError, match="google-layout.*brightmart-layout"):
     run_with_flags(values)
   assert checkpoint_step(tmp_path / "out") is None
+
+
+@pytest.mark.parametrize("overrides,devices,on_cpu", [
+    (dict(num_gpus=0), None, True),
+    (dict(num_gpus=1), None, True),  # no GPU is visible here
+    (dict(num_gpus=0, use_tpu=True), None, False),
+    (dict(num_gpus=2), ["/cpu:0", "/cpu:1"], True),
+    (dict(num_gpus=2), ["/gpu:0", "/gpu:1"], False)])
+def test_runs_on_cpu_only_without_tpu_or_gpu(overrides, devices, on_cpu):
+  values = dict(use_tpu=False)
+  values.update(overrides)
+  flags_obj = types.SimpleNamespace(**values)
+  assert estimator_utils.runs_on_cpu(flags_obj, devices) == on_cpu
 
 
 def test_random_seed_flag_seeds_the_graph(tmp_path):

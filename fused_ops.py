@@ -1,0 +1,127 @@
+"""Fused CPU kernels for GELU and LayerNorm, built on first use.
+
+TensorFlow has no single op for ALBERT's tanh-approximated GELU or for its
+LayerNorm: the composites in modeling.py make many element-wise passes over
+the activations, about a fifth of a CPU pretraining step. fused_ops.cc does
+each direction of each in one pass. This module compiles it with the C++
+compiler (`$CXX`, default g++) against the installed TensorFlow's headers,
+caches the library under build/ beside this file (keyed by the source, the
+TensorFlow version and the CPU), loads it and registers the gradients.
+
+modeling.AlbertModel(use_fused_kernels=True) asks for it; where it cannot be
+built (no compiler) the model keeps the composites and a warning says so. The
+ops have CPU kernels only and exist only in processes that imported this
+module, so graphs meant for a GPU, a TPU or export never use them.
+"""
+
+import hashlib
+import os
+import subprocess
+import threading
+
+import tensorflow.compat.v1 as tf
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.join(_HERE, "fused_ops.cc")
+BUILD_DIR = os.path.join(_HERE, "build")
+
+_lock = threading.Lock()
+_state = {}  # "library": the loaded op module, or None once a build failed
+
+
+def library():
+  """The loaded op module (albert_gelu, albert_layer_norm), or None.
+
+  None means the library could not be built or loaded; a warning said why.
+  """
+  with _lock:
+    if "library" not in _state:
+      _state["library"] = _load()
+  return _state["library"]
+
+
+def _load():
+  try:
+    path = build_library(BUILD_DIR)
+  except BuildError as error:
+    tf.logging.warning("Using the composite GELU and LayerNorm (slower on "
+                       "CPU): %s", error)
+    return None
+  try:
+    ops = tf.load_op_library(path)
+  except tf.errors.OpError as error:
+    tf.logging.warning("Using the composite GELU and LayerNorm: cannot load "
+                       "%s (%s)", path, error.message)
+    return None
+  _register_gradients(ops)
+  return ops
+
+
+def _register_gradients(ops):
+  @tf.RegisterGradient("AlbertGelu")
+  def _gelu_grad(op, grad):
+    return ops.albert_gelu_grad(grad, op.inputs[0])
+
+  @tf.RegisterGradient("AlbertLayerNorm")
+  def _layer_norm_grad(op, grad, unused_mean_grad, unused_rstd_grad):
+    return ops.albert_layer_norm_grad(grad, op.inputs[0], op.inputs[1],
+                                      op.outputs[1], op.outputs[2])
+
+
+class BuildError(Exception):
+  pass
+
+
+def build_library(build_dir, compiler=None):
+  """Compiles fused_ops.cc into build_dir unless already there; returns the path.
+
+  Raises:
+    BuildError: no compiler, or the compilation failed (with its output).
+  """
+  compiler = compiler or os.environ.get("CXX", "g++")
+  command = ([compiler, "-std=c++17", "-shared", "-fPIC", "-O3",
+              "-march=native", SOURCE] + tf.sysconfig.get_compile_flags() +
+             tf.sysconfig.get_link_flags())
+  path = os.path.join(build_dir, "fused_ops-%s.so" % _cache_key(command))
+  if os.path.exists(path):
+    return path
+  try:
+    os.makedirs(build_dir, exist_ok=True)
+  except OSError as error:
+    raise BuildError("cannot create %s (%s)" % (build_dir, error))
+  partial = "%s.%d.tmp" % (path, os.getpid())
+  tf.logging.info("Compiling %s (once, ~15 s)", SOURCE)
+  try:
+    result = subprocess.run(command + ["-o", partial], capture_output=True,
+                            text=True, check=False)
+  except OSError as error:
+    raise BuildError("cannot run the C++ compiler %r (%s); install g++ or set "
+                     "CXX" % (compiler, error))
+  if result.returncode != 0:
+    if os.path.exists(partial):
+      os.remove(partial)
+    raise BuildError("%s failed on %s:\n%s" % (compiler, SOURCE,
+                                              result.stderr[-2000:]))
+  os.replace(partial, path)  # whole or absent, even with concurrent builds
+  return path
+
+
+def _cache_key(command):
+  digest = hashlib.sha256()
+  with open(SOURCE, "rb") as source:
+    digest.update(source.read())
+  digest.update(" ".join(command).encode())
+  digest.update(tf.__version__.encode())
+  digest.update(_cpu_flags().encode())  # -march=native code is CPU-specific
+  return digest.hexdigest()[:16]
+
+
+def _cpu_flags():
+  try:
+    with open("/proc/cpuinfo") as cpuinfo:
+      for line in cpuinfo:
+        if line.startswith("flags"):
+          return line
+  except OSError:
+    pass
+  return ""

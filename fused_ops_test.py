@@ -1,0 +1,126 @@
+"""Tests for fused_ops.py: the kernels' values and gradients, build, fallback."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import fused_ops
+import modeling
+
+tf.disable_v2_behavior()
+
+
+def fused_kernels():
+  kernels = fused_ops.library()
+  assert kernels is not None, "fused_ops.cc did not build (see the log)"
+  return kernels
+
+
+def values_and_gradients(activation, x, upstream):
+  with tf.Graph().as_default(), tf.Session() as session:
+    inputs = tf.constant(x)
+    outputs = activation(inputs)
+    gradient = tf.gradients(outputs, inputs, grad_ys=tf.constant(upstream))[0]
+    return session.run([outputs, gradient])
+
+
+def test_fused_gelu_equals_the_composite_in_value_and_gradient():
+  rng = np.random.RandomState(0)
+  # Both tails (tanh saturated), the curved middle, and an odd size so the
+  # vectorised loop's remainder is exercised.
+  x = np.concatenate([np.linspace(-12, 12, 2001),
+                      rng.normal(scale=2.0, size=30000)]).astype(np.float32)
+  upstream = rng.normal(size=x.shape).astype(np.float32)
+  fused, fused_grad = values_and_gradients(
+      fused_kernels().albert_gelu, x, upstream)
+  composite, composite_grad = values_and_gradients(modeling.gelu, x, upstream)
+  np.testing.assert_allclose(fused, composite, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(fused_grad, composite_grad, rtol=1e-5, atol=1e-5)
+  assert fused[x < -6].max() <= 0 and np.all(fused[x > 6] == x[x > 6])
+
+
+def test_fused_gelu_keeps_the_shape_of_its_input():
+  with tf.Graph().as_default():
+    inputs = tf.placeholder(tf.float32, [None, 3, 7])
+    assert fused_kernels().albert_gelu(inputs).shape.as_list() == [None, 3, 7]
+
+
+def layer_norm_and_gradients(x, upstream, gamma, beta, fused):
+  with tf.Graph().as_default(), tf.Session() as session:
+    inputs = tf.constant(x)
+    with tf.variable_scope("LayerNorm"):
+      tf.get_variable("gamma", initializer=gamma)
+      tf.get_variable("beta", initializer=beta)
+    with tf.variable_scope(tf.get_variable_scope(), reuse=True):
+      outputs = modeling.layer_norm(inputs, fused=fused)
+    wrt = [inputs] + tf.trainable_variables()
+    gradients = tf.gradients(outputs, wrt, grad_ys=tf.constant(upstream))
+    session.run(tf.global_variables_initializer())
+    types = {op.type for op in session.graph.get_operations()}
+    return session.run([outputs] + gradients), types
+
+
+@pytest.mark.parametrize("shape,scale", [
+    ((5, 3, 24), 1.0),     # rank 3: rows are all but the last axis
+    ((300, 40), 1e-3),     # small variance: epsilon and centring matter
+    ((70, 33), 50.0),      # large offset below
+    ((1, 1), 1.0)])        # one element: zero variance
+def test_fused_layer_norm_equals_the_composite(shape, scale):
+  rng = np.random.RandomState(1)
+  x = (rng.normal(size=shape) * scale + 3.0 * scale).astype(np.float32)
+  upstream = rng.normal(size=shape).astype(np.float32)
+  gamma = rng.normal(size=shape[-1:]).astype(np.float32)
+  beta = rng.normal(size=shape[-1:]).astype(np.float32)
+  fused, fused_types = layer_norm_and_gradients(x, upstream, gamma, beta, True)
+  composite, composite_types = layer_norm_and_gradients(x, upstream, gamma,
+                                                        beta, False)
+  assert "AlbertLayerNormGrad" in fused_types
+  assert "AlbertLayerNorm" not in composite_types
+  for name, have, want in zip(["y", "dx", "dgamma", "dbeta"], fused,
+                              composite):
+    np.testing.assert_allclose(have, want, rtol=1e-4,
+                               atol=2e-5 * max(1.0, np.abs(want).max()),
+                               err_msg=name)
+
+
+def test_layer_norm_kernel_rejects_a_gamma_of_the_wrong_width():
+  with tf.Graph().as_default(), tf.Session() as session:
+    outputs = fused_kernels().albert_layer_norm(
+        tf.ones([2, 4]), tf.ones([3]), tf.zeros([3]), epsilon=1e-12)[0]
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="gamma has 3 entries for an input of width 4"):
+      session.run(outputs)
+
+
+def test_a_built_library_is_reused_without_compiling(monkeypatch):
+  path = fused_ops.build_library(fused_ops.BUILD_DIR)  # built by now
+  def no_compiler(*args, **kwargs):
+    raise AssertionError("compiled again: %s" % (args,))
+  monkeypatch.setattr(fused_ops.subprocess, "run", no_compiler)
+  assert fused_ops.build_library(fused_ops.BUILD_DIR) == path
+
+
+def test_missing_compiler_is_a_clear_error_and_leaves_nothing(tmp_path):
+  with pytest.raises(fused_ops.BuildError, match="install g\\+\\+ or set CXX"):
+    fused_ops.build_library(str(tmp_path), compiler="/nonexistent/c++")
+  assert os.listdir(str(tmp_path)) == []
+
+
+def test_failed_compilation_names_the_source_and_leaves_nothing(tmp_path):
+  with pytest.raises(fused_ops.BuildError, match="fused_ops.cc"):
+    fused_ops.build_library(str(tmp_path), compiler="false")
+  assert os.listdir(str(tmp_path)) == []
+
+
+def test_unbuildable_kernel_falls_back_to_the_composite(monkeypatch):
+  def fail(build_dir):
+    raise fused_ops.BuildError("no compiler here")
+  monkeypatch.setattr(fused_ops, "build_library", fail)
+  monkeypatch.setattr(fused_ops, "_state", {})
+  assert modeling.get_activation("gelu", fused=True) is modeling.gelu
+  assert modeling.get_activation("relu", fused=True) is tf.nn.relu
+  with tf.Graph().as_default() as graph:
+    modeling.layer_norm(tf.ones([2, 4]), fused=True)
+    assert "Rsqrt" in {op.type for op in graph.get_operations()}
