@@ -280,4 +280,56 @@ REGISTER_KERNEL_BUILDER(Name("AlbertLayerNorm").Device(DEVICE_CPU),
 REGISTER_KERNEL_BUILDER(Name("AlbertLayerNormGrad").Device(DEVICE_CPU),
                         AlbertLayerNormGradOp);
 
+// ---------------------------------------------------------------------------
+// The gradient of softmax over the last axis, given its output p:
+// dx = p * (dy - sum(dy * p)). TensorFlow builds it from four ops, each a pass
+// over the [B, N, T, T] attention probabilities.
+
+REGISTER_OP("AlbertSoftmaxGrad")
+    .Input("gradients: float")
+    .Input("softmax: float")
+    .Output("backprops: float")
+    .SetShapeFn(tensorflow::shape_inference::UnchangedShape)
+    .Doc("Gradient of softmax over the last axis from its output.");
+
+class AlbertSoftmaxGradOp : public OpKernel {
+ public:
+  explicit AlbertSoftmaxGradOp(OpKernelConstruction* context)
+      : OpKernel(context) {}
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& gradients = context->input(0);
+    const Tensor& softmax = context->input(1);
+    OP_REQUIRES(context, gradients.shape() == softmax.shape() &&
+                             softmax.dims() >= 1,
+                tensorflow::errors::InvalidArgument(
+                    "AlbertSoftmaxGrad: gradients ",
+                    gradients.shape().DebugString(), " and softmax ",
+                    softmax.shape().DebugString(),
+                    " must have one shape of rank >= 1"));
+    Tensor* backprops = nullptr;
+    OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
+                                {0}, 0, softmax.shape(), &backprops));
+    const int64_t width = softmax.dim_size(softmax.dims() - 1);
+    const int64_t rows = width ? softmax.NumElements() / width : 0;
+    const float* upstream = gradients.flat<float>().data();
+    const float* probabilities = softmax.flat<float>().data();
+    float* outputs = backprops->flat<float>().data();
+    auto backprop_rows = [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        Row up(upstream + r * width, width);
+        Row p(probabilities + r * width, width);
+        const float along_p = (up * p).sum();
+        // `outputs` may alias `upstream` (forwarded input): read it first.
+        MutableRow(outputs + r * width, width) = p * (up - along_p);
+      }
+    };
+    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
+        rows, 4 * width, backprop_rows);
+  }
+};
+
+REGISTER_KERNEL_BUILDER(Name("AlbertSoftmaxGrad").Device(DEVICE_CPU),
+                        AlbertSoftmaxGradOp);
+
 }  // namespace

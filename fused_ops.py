@@ -1,9 +1,9 @@
-"""Fused CPU kernels for GELU and LayerNorm, built on first use.
+"""Fused CPU kernels for GELU, LayerNorm and the softmax gradient, built on first use.
 
-TensorFlow has no single op for ALBERT's tanh-approximated GELU or for its
-LayerNorm: the composites in modeling.py make many element-wise passes over
-the activations, about a fifth of a CPU pretraining step. fused_ops.cc does
-each direction of each in one pass. This module compiles it with the C++
+TensorFlow has no single op for ALBERT's tanh-approximated GELU, for its
+LayerNorm or for the gradient of softmax: their composites make many
+element-wise passes over the activations, about a fifth of a CPU pretraining
+step. fused_ops.cc does each in one pass. This module compiles it with the C++
 compiler (`$CXX`, default g++) against the installed TensorFlow's headers,
 caches the library under build/ beside this file (keyed by the source, the
 TensorFlow version and the CPU), loads it and registers the gradients.
@@ -16,6 +16,7 @@ module, so graphs meant for a GPU, a TPU or export never use them.
 
 import hashlib
 import os
+import shutil
 import subprocess
 import threading
 
@@ -24,13 +25,16 @@ import tensorflow.compat.v1 as tf
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(_HERE, "fused_ops.cc")
 BUILD_DIR = os.path.join(_HERE, "build")
+# Gradient name for tf.nn.softmax ops (graph.gradient_override_map): the
+# forward stays TensorFlow's own fast softmax.
+SOFTMAX_GRADIENT = "AlbertSoftmax"
 
 _lock = threading.Lock()
 _state = {}  # "library": the loaded op module, or None once a build failed
 
 
 def library():
-  """The loaded op module (albert_gelu, albert_layer_norm), or None.
+  """The loaded op module (albert_gelu, albert_layer_norm, ...), or None.
 
   None means the library could not be built or loaded; a warning said why.
   """
@@ -67,9 +71,22 @@ def _register_gradients(ops):
     return ops.albert_layer_norm_grad(grad, op.inputs[0], op.inputs[1],
                                       op.outputs[1], op.outputs[2])
 
+  @tf.RegisterGradient(SOFTMAX_GRADIENT)
+  def _softmax_grad(op, grad):
+    return ops.albert_softmax_grad(grad, op.outputs[0])
+
 
 class BuildError(Exception):
   pass
+
+
+def default_compiler():
+  """The C++ compiler to build with: $CXX, else g++."""
+  return os.environ.get("CXX", "g++")
+
+
+def compiler_found():
+  return shutil.which(default_compiler()) is not None
 
 
 def build_library(build_dir, compiler=None):
@@ -78,7 +95,7 @@ def build_library(build_dir, compiler=None):
   Raises:
     BuildError: no compiler, or the compilation failed (with its output).
   """
-  compiler = compiler or os.environ.get("CXX", "g++")
+  compiler = compiler or default_compiler()
   command = ([compiler, "-std=c++17", "-shared", "-fPIC", "-O3",
               "-march=native", SOURCE] + tf.sysconfig.get_compile_flags() +
              tf.sysconfig.get_link_flags())

@@ -11,6 +11,13 @@ import modeling
 
 tf.disable_v2_behavior()
 
+# Without any C++ compiler the kernels cannot exist (the model then keeps the
+# composites, tested below); a compiler that fails is a test failure.
+needs_compiler = pytest.mark.skipif(
+    not fused_ops.compiler_found(),
+    reason="no C++ compiler (%s) to build fused_ops.cc" %
+    fused_ops.default_compiler())
+
 
 def fused_kernels():
   kernels = fused_ops.library()
@@ -26,6 +33,7 @@ def values_and_gradients(activation, x, upstream):
     return session.run([outputs, gradient])
 
 
+@needs_compiler
 def test_fused_gelu_equals_the_composite_in_value_and_gradient():
   rng = np.random.RandomState(0)
   # Both tails (tanh saturated), the curved middle, and an odd size so the
@@ -41,6 +49,7 @@ def test_fused_gelu_equals_the_composite_in_value_and_gradient():
   assert fused[x < -6].max() <= 0 and np.all(fused[x > 6] == x[x > 6])
 
 
+@needs_compiler
 def test_fused_gelu_keeps_the_shape_of_its_input():
   with tf.Graph().as_default():
     inputs = tf.placeholder(tf.float32, [None, 3, 7])
@@ -62,6 +71,7 @@ def layer_norm_and_gradients(x, upstream, gamma, beta, fused):
     return session.run([outputs] + gradients), types
 
 
+@needs_compiler
 @pytest.mark.parametrize("shape,scale", [
     ((5, 3, 24), 1.0),     # rank 3: rows are all but the last axis
     ((300, 40), 1e-3),     # small variance: epsilon and centring matter
@@ -85,6 +95,25 @@ def test_fused_layer_norm_equals_the_composite(shape, scale):
                                err_msg=name)
 
 
+@needs_compiler
+def test_fused_softmax_gradient_equals_the_composite():
+  rng = np.random.RandomState(2)
+  logits = rng.normal(scale=4.0, size=(2, 3, 5, 37)).astype(np.float32)
+  logits[0, :, :, 30:] -= 10000.0  # masked keys, as the attention bias does
+  upstream = rng.normal(size=logits.shape).astype(np.float32)
+  results = []
+  for fused in (True, False):
+    with tf.Graph().as_default() as graph, tf.Session() as session:
+      inputs = tf.constant(logits)
+      gradient = tf.gradients(modeling._softmax(inputs, fused), inputs,
+                              grad_ys=tf.constant(upstream))[0]
+      types = {op.type for op in graph.get_operations()}
+      assert ("AlbertSoftmaxGrad" in types) == fused
+      results.append(session.run(gradient))
+  np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+@needs_compiler
 def test_layer_norm_kernel_rejects_a_gamma_of_the_wrong_width():
   with tf.Graph().as_default(), tf.Session() as session:
     outputs = fused_kernels().albert_layer_norm(
@@ -94,6 +123,7 @@ def test_layer_norm_kernel_rejects_a_gamma_of_the_wrong_width():
       session.run(outputs)
 
 
+@needs_compiler
 def test_a_built_library_is_reused_without_compiling(monkeypatch):
   path = fused_ops.build_library(fused_ops.BUILD_DIR)  # built by now
   def no_compiler(*args, **kwargs):

@@ -233,9 +233,10 @@ class AlbertModel(object):
         [B, P, H] states at these positions, equal to the full model's.
         Pretraining passes the masked positions: the final states elsewhere
         feed nothing, and skipping them saves most of one layer's work.
-      use_fused_kernels: compute the encoder's GELUs and LayerNorms with the
-        fused CPU kernels of fused_ops.py (same values, faster on CPU). For
-        graphs run on this process's CPU, not for GPU/TPU or export.
+      use_fused_kernels: compute the encoder's GELUs, LayerNorms and
+        attention-softmax gradients with the fused CPU kernels of fused_ops.py
+        (same values, faster on CPU). For graphs run on this process's CPU,
+        not for GPU/TPU or export.
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -418,7 +419,7 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
            attention_scope, ffn_scope, fused, rows=None):
   """One transformer block on [B*T, H] under the layout's variable names.
 
-  `fused`: GELU and LayerNorm by fused_ops' CPU kernels.
+  `fused`: GELU, LayerNorm and the softmax gradient by fused_ops' kernels.
   With `rows` (indices into the B*T rows) only those rows are computed: every
   row still serves as a key and value, but only these ask queries.
   """
@@ -437,7 +438,8 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
     hidden = select(hidden) if preln else query_input
     with tf.variable_scope(names.attention + "/self"):
       context = attention_layer(config, attention_input, attention_bias,
-                                batch_size, query_input=query_input)
+                                batch_size, query_input=query_input,
+                                fused=fused)
     with tf.variable_scope(names.attention + "/output"):
       attention_output = dense(context, config.hidden_size,
                                initializer_range=init_range)
@@ -476,11 +478,12 @@ _BLOCK_NAMES = {
 
 
 def attention_layer(config, hidden, attention_bias, batch_size,
-                    query_input=None):
+                    query_input=None, fused=False):
   """Multi-head self-attention on [B*T, H]; returns the context, [B*T, H].
 
   `query_input` [B*Q, H] (default: `hidden`) holds the rows that ask queries;
-  the context then has B*Q rows.
+  the context then has B*Q rows. `fused`: the softmax gradient by fused_ops'
+  CPU kernel.
   """
   num_heads = config.num_attention_heads
   head_size = config.hidden_size // num_heads
@@ -500,11 +503,20 @@ def attention_layer(config, hidden, attention_bias, batch_size,
   key, value = heads("key", hidden), heads("value", hidden)
   scores = tf.matmul(query, key, transpose_b=True)
   scores += attention_bias
-  probs = tf.nn.softmax(scores)
+  probs = _softmax(scores, fused)
   probs = dropout(probs, config.attention_probs_dropout_prob)
   context = tf.matmul(probs, value)  # [B, N, Q, D]
   context = tf.transpose(context, [0, 2, 1, 3])
   return tf.reshape(context, [-1, config.hidden_size])
+
+
+def _softmax(logits, fused):
+  fused_kernels = fused_ops.library() if fused else None
+  if fused_kernels is None:
+    return tf.nn.softmax(logits)
+  graph = tf.get_default_graph()
+  with graph.gradient_override_map({"Softmax": fused_ops.SOFTMAX_GRADIENT}):
+    return tf.nn.softmax(logits)
 
 
 def attention_bias_from_mask(input_mask):
