@@ -23,4 +23,4 @@ test: venv
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) pretrain_data demo_output
+	rm -rf $(VENV) pretrain_data demo_output build
