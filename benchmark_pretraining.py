@@ -20,7 +20,7 @@ model count; HFU reports utilisation by the FLOPs actually executed.
 
   python benchmark_pretraining.py                # tiny b32 and base b8, seq 128
   python benchmark_pretraining.py --use_xla      # with XLA auto-clustering
-  python benchmark_pretraining.py --nofused_kernels  # composite GELU/LayerNorm
+  python benchmark_pretraining.py --nofused_kernels  # TensorFlow's composites
 """
 
 import time
@@ -45,9 +45,9 @@ flags.DEFINE_integer("steps", 20, "Timed steps per model.")
 flags.DEFINE_integer("trials", 5, "Timed trials the steps are spread over.")
 flags.DEFINE_bool(
     "fused_kernels", True,
-    "Use the fused CPU GELU and LayerNorm kernels, as run_pretraining does "
-    "on CPU (--nofused_kernels measures TensorFlow's composites, as on "
-    "GPU/TPU).")
+    "Use fused_ops' CPU kernels (GELU, LayerNorm, softmax gradient), as "
+    "run_pretraining does on CPU (--nofused_kernels measures TensorFlow's "
+    "composites, as on GPU/TPU).")
 # --max_seq_length (128), --max_predictions_per_seq (20), --optimizer and
 # --use_xla are run_pretraining's flags.
 

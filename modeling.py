@@ -419,9 +419,9 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
            attention_scope, ffn_scope, fused, rows=None):
   """One transformer block on [B*T, H] under the layout's variable names.
 
-  `fused`: GELU, LayerNorm and the softmax gradient by fused_ops' kernels.
   With `rows` (indices into the B*T rows) only those rows are computed: every
-  row still serves as a key and value, but only these ask queries.
+  row still serves as a key and value, but only these ask queries. `fused`:
+  GELU, LayerNorm and the softmax gradient by fused_ops' kernels.
   """
   names = _BLOCK_NAMES[config.layout]
   preln = config.ln_type == "preln"

@@ -235,7 +235,7 @@ def model_fn_builder(albert_config, init_checkpoint, learning_rate,
                      log_every_n_steps=100, use_fused_kernels=False):
   """Returns the TPUEstimator model_fn for pretraining.
 
-  use_fused_kernels: fused CPU GELU/LayerNorm (modeling.AlbertModel); run()
+  use_fused_kernels: fused_ops' CPU kernels (see modeling.AlbertModel); run()
   sets it when no TPU or GPU is used.
   """
 
