@@ -23,8 +23,12 @@ CLASSIFIER_DROPOUT = 0.1
 
 
 def encode(albert_config, is_training, input_ids, input_mask, segment_ids,
-           use_one_hot_embeddings=False, hub_module_handle=None):
-  """Returns the pooled output [B, H] of the ALBERT encoder."""
+           use_one_hot_embeddings=False, hub_module_handle=None,
+           use_fused_kernels=False):
+  """Returns the pooled output [B, H] of the ALBERT encoder.
+
+  use_fused_kernels: see modeling.AlbertModel (not for hub modules).
+  """
   if hub_module_handle:
     # Imported here: tensorflow_hub is only needed for hub modules.
     import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
@@ -37,13 +41,14 @@ def encode(albert_config, is_training, input_ids, input_mask, segment_ids,
   model = modeling.AlbertModel(
       config=albert_config, is_training=is_training, input_ids=input_ids,
       input_mask=input_mask, token_type_ids=segment_ids,
-      use_one_hot_embeddings=use_one_hot_embeddings)
+      use_one_hot_embeddings=use_one_hot_embeddings,
+      use_fused_kernels=use_fused_kernels)
   return model.get_pooled_output()
 
 
 def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
                  labels, num_labels, use_one_hot_embeddings=False,
-                 hub_module_handle=None):
+                 hub_module_handle=None, use_fused_kernels=False):
   """Builds the classifier.
 
   Returns:
@@ -51,7 +56,8 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
     batch; per_example_loss is None when `labels` is None (serving graphs).
   """
   pooled_output = encode(albert_config, is_training, input_ids, input_mask,
-                         segment_ids, use_one_hot_embeddings, hub_module_handle)
+                         segment_ids, use_one_hot_embeddings, hub_module_handle,
+                         use_fused_kernels)
   hidden_size = pooled_output.shape[-1]
   initializer_range = (albert_config.initializer_range if albert_config
                        else 0.02)
@@ -103,8 +109,13 @@ def metric_fn(num_labels):
 def model_fn_builder(albert_config, num_labels, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
                      use_one_hot_embeddings=False, optimizer="adamw",
-                     hub_module_handle=None, use_amp=False):
-  """Returns a TPUEstimator model_fn for training, eval and prediction."""
+                     hub_module_handle=None, use_amp=False,
+                     use_fused_kernels=False):
+  """Returns a TPUEstimator model_fn for training, eval and prediction.
+
+  use_fused_kernels: fused_ops' CPU kernels (see modeling.AlbertModel);
+  run_classifier sets it when no TPU or GPU is used.
+  """
 
   def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
     input_ids = features["input_ids"]
@@ -116,7 +127,8 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint, learning_rate,
 
     loss, per_example_loss, logits, probabilities = create_model(
         albert_config, is_training, input_ids, input_mask, segment_ids,
-        label_ids, num_labels, use_one_hot_embeddings, hub_module_handle)
+        label_ids, num_labels, use_one_hot_embeddings, hub_module_handle,
+        use_fused_kernels)
     scaffold_fn = estimator_utils.init_from_checkpoint(init_checkpoint,
                                                        use_tpu)
 

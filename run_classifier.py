@@ -412,7 +412,8 @@ def main(_):
       num_train_steps=num_train_steps, num_warmup_steps=num_warmup_steps,
       use_tpu=FLAGS.use_tpu, use_one_hot_embeddings=FLAGS.use_tpu,
       optimizer=FLAGS.optimizer,
-      hub_module_handle=FLAGS.albert_hub_module_handle, use_amp=FLAGS.use_amp)
+      hub_module_handle=FLAGS.albert_hub_module_handle, use_amp=FLAGS.use_amp,
+      use_fused_kernels=estimator_utils.runs_on_cpu(FLAGS))
   estimator = estimator_utils.make_estimator(
       model_fn, FLAGS, train_batch_size=FLAGS.train_batch_size,
       eval_batch_size=FLAGS.eval_batch_size,

@@ -16,6 +16,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import classifier_test_util
+import fused_ops
 import similarity
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -113,6 +114,10 @@ def test_fine_tune_learns_toy_task_and_writes_outputs(fine_tuned):
   assert predicted == [str(p.argmax()) for p in probabilities]
   correct = sum(p == t[2] for p, t in zip(predicted, test_pairs))
   assert correct >= 0.9 * len(test_pairs)
+  # A CPU-only run uses the fused kernels wherever they can be built.
+  with open(os.path.join(output_dir, "graph.pbtxt")) as f:
+    graph = f.read()
+  assert ('op: "AlbertGeluGrad"' in graph) == fused_ops.compiler_found()
   # The features were cached under fingerprinted names.
   cached = sorted(name.split(".")[0] for name in os.listdir(output_dir)
                   if name.endswith(".tf_record"))
