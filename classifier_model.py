@@ -136,7 +136,8 @@ def model_fn_builder(albert_config, num_labels, init_checkpoint, learning_rate,
       with tf.control_dependencies([estimator_utils.finite_loss_guard(loss)]):
         train_op, _ = optimization.create_optimizer(
             loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
-            optimizer=optimizer, use_amp=use_amp)
+            optimizer=optimizer, use_amp=use_amp,
+            use_fused_kernels=use_fused_kernels)
       return tf.estimator.tpu.TPUEstimatorSpec(
           mode=mode, loss=estimator_utils.reported_loss(loss),
           train_op=train_op, scaffold_fn=scaffold_fn)

@@ -1,9 +1,10 @@
-"""Fused CPU kernels for GELU, LayerNorm and the softmax gradient, built on first use.
+"""Fused CPU kernels for GELU, LayerNorm, some gradients and LAMB, built on first use.
 
 TensorFlow has no single op for ALBERT's tanh-approximated GELU, for its
-LayerNorm or for the gradient of softmax: their composites make many
-element-wise passes over the activations, about a fifth of a CPU pretraining
-step. fused_ops.cc does each in one pass. This module compiles it with the C++
+LayerNorm, for the gradient of softmax or for a LAMB step: their composites
+make many element-wise passes over the activations (or the variables), about a
+fifth of a CPU pretraining step. fused_ops.cc does each in one or two passes,
+and sums bias gradients on every core. This module compiles it with the C++
 compiler (`$CXX`, default g++) against the installed TensorFlow's headers,
 caches the library under build/ beside this file (keyed by the source, the
 TensorFlow version and the CPU), loads it and registers the gradients.
@@ -25,9 +26,9 @@ import tensorflow.compat.v1 as tf
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(_HERE, "fused_ops.cc")
 BUILD_DIR = os.path.join(_HERE, "build")
-# Gradient name for tf.nn.softmax ops (graph.gradient_override_map): the
-# forward stays TensorFlow's own fast softmax.
-SOFTMAX_GRADIENT = "AlbertSoftmax"
+# For graph.gradient_override_map: these ops keep TensorFlow's forward kernels
+# and get a fused gradient.
+GRADIENT_OVERRIDES = {"Softmax": "AlbertSoftmax", "BiasAdd": "AlbertBiasAdd"}
 
 _lock = threading.Lock()
 _state = {}  # "library": the loaded op module, or None once a build failed
@@ -71,9 +72,21 @@ def _register_gradients(ops):
     return ops.albert_layer_norm_grad(grad, op.inputs[0], op.inputs[1],
                                       op.outputs[1], op.outputs[2])
 
-  @tf.RegisterGradient(SOFTMAX_GRADIENT)
+  @tf.RegisterGradient("AlbertSoftmaxCrossEntropy")
+  def _cross_entropy_grad(op, grad, unused_softmax_grad):
+    return (ops.albert_softmax_cross_entropy_grad(grad, op.outputs[1],
+                                                  op.inputs[1]), None)
+
+  @tf.RegisterGradient(GRADIENT_OVERRIDES["Softmax"])
   def _softmax_grad(op, grad):
     return ops.albert_softmax_grad(grad, op.outputs[0])
+
+  @tf.RegisterGradient(GRADIENT_OVERRIDES["BiasAdd"])
+  def _bias_add_grad(op, grad):
+    if op.get_attr("data_format") != b"NHWC":  # bias on the last axis only
+      return grad, tf.raw_ops.BiasAddGrad(out_backprop=grad,
+                                          data_format=op.get_attr("data_format"))
+    return grad, ops.albert_bias_add_grad(grad)
 
 
 class BuildError(Exception):

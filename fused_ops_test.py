@@ -105,12 +105,48 @@ def test_fused_softmax_gradient_equals_the_composite():
   for fused in (True, False):
     with tf.Graph().as_default() as graph, tf.Session() as session:
       inputs = tf.constant(logits)
-      gradient = tf.gradients(modeling._softmax(inputs, fused), inputs,
-                              grad_ys=tf.constant(upstream))[0]
+      with modeling._fused_gradients(fused):
+        probs = tf.nn.softmax(inputs)
+      gradient = tf.gradients(probs, inputs, grad_ys=tf.constant(upstream))[0]
       types = {op.type for op in graph.get_operations()}
       assert ("AlbertSoftmaxGrad" in types) == fused
       results.append(session.run(gradient))
   np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+@needs_compiler
+@pytest.mark.parametrize("shape", [(300, 7), (2, 65, 33), (1, 5), (0, 4)])
+def test_fused_bias_gradient_equals_the_composite(shape):
+  rng = np.random.RandomState(4)
+  features = rng.normal(size=shape).astype(np.float32)
+  bias = rng.normal(size=shape[-1:]).astype(np.float32)
+  upstream = rng.normal(size=shape).astype(np.float32)
+  results = []
+  for fused in (True, False):
+    with tf.Graph().as_default() as graph, tf.Session() as session:
+      inputs, offsets = tf.constant(features), tf.constant(bias)
+      with modeling._fused_gradients(fused):
+        outputs = tf.nn.bias_add(inputs, offsets)
+      gradients = tf.gradients(outputs, [inputs, offsets],
+                               grad_ys=tf.constant(upstream))
+      types = {op.type for op in graph.get_operations()}
+      assert ("AlbertBiasAddGrad" in types) == fused
+      results.append(session.run(gradients))
+  np.testing.assert_array_equal(results[0][0], upstream)
+  np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-5,
+                             atol=1e-5)
+  np.testing.assert_allclose(results[0][1], upstream.reshape(-1, shape[-1]).sum(0),
+                             rtol=1e-4, atol=1e-4)
+
+
+@needs_compiler
+def test_cross_entropy_kernel_names_a_label_outside_the_vocabulary():
+  with tf.Graph().as_default(), tf.Session() as session:
+    loss = modeling.softmax_cross_entropy(tf.zeros([3, 5]),
+                                          tf.constant([0, 5, 1]), fused=True)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"label 5 of row 1 is outside \[0, 5\)"):
+      session.run(loss)
 
 
 @needs_compiler

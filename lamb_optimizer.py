@@ -17,11 +17,17 @@ Slots are named `<var>/adam_m` and `<var>/adam_v`, as in google's checkpoints.
 
 `optimization.AdamWeightDecayOptimizer` is this optimizer with the trust ratio fixed
 at 1.0, which is exactly AdamW as BERT and ALBERT define it.
+
+With `use_fused_kernel=True` (CPU training) each variable's step is one
+fused_ops kernel (two passes over the variable and its moments instead of about
+a dozen); the composite ops remain where that kernel cannot be built.
 """
 
 import re
 
 import tensorflow.compat.v1 as tf
+
+import fused_ops
 
 # Variables whose names match these are excluded from weight decay (and, by default,
 # from layer adaptation), as in BERT/ALBERT.
@@ -39,6 +45,7 @@ class LAMBOptimizer(tf.train.Optimizer):
                epsilon=1e-6,
                exclude_from_weight_decay=DEFAULT_EXCLUDE_FROM_WEIGHT_DECAY,
                exclude_from_layer_adaptation=None,
+               use_fused_kernel=False,
                name="LAMBOptimizer"):
     """Creates the optimizer.
 
@@ -53,6 +60,8 @@ class LAMBOptimizer(tf.train.Optimizer):
       exclude_from_layer_adaptation: regexes; matching variables use a trust ratio
         of 1.0. None means the same list as `exclude_from_weight_decay` (google's
         behaviour).
+      use_fused_kernel: apply float32 updates with fused_ops' CPU kernel (the
+        variables must live on the CPU).
       name: name of the optimizer (used for op name scopes).
     """
     super(LAMBOptimizer, self).__init__(use_locking=False, name=name)
@@ -65,6 +74,7 @@ class LAMBOptimizer(tf.train.Optimizer):
     if exclude_from_layer_adaptation is None:
       exclude_from_layer_adaptation = self.exclude_from_weight_decay
     self.exclude_from_layer_adaptation = tuple(exclude_from_layer_adaptation)
+    self.use_fused_kernel = use_fused_kernel
 
   def _create_slots(self, var_list):
     for var in var_list:
@@ -92,20 +102,39 @@ class LAMBOptimizer(tf.train.Optimizer):
     m = self.get_slot(var, "m")
     v = self.get_slot(var, "v")
     grad = tf.cast(grad, var.dtype.base_dtype)
-
-    next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-    next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
-    update = next_m / (tf.sqrt(next_v) + self.epsilon)
-    if self.weight_decay_rate and not _matches_any(
-        var_name, self.exclude_from_weight_decay):
-      update += self.weight_decay_rate * var
-
+    decays = bool(self.weight_decay_rate) and not _matches_any(
+        var_name, self.exclude_from_weight_decay)
+    adapts = self._adapts_layer(var_name)
     learning_rate = tf.cast(self.learning_rate, var.dtype.base_dtype)
-    if not _matches_any(var_name, self.exclude_from_layer_adaptation):
-      learning_rate = self._trust_ratio(var, update) * learning_rate
-    next_var = var - learning_rate * update
+
+    kernels = self._fused_kernels(var)
+    if kernels is not None:
+      next_var, next_m, next_v = kernels.albert_lamb_update(
+          var, m, v, grad, learning_rate, beta_1=self.beta_1,
+          beta_2=self.beta_2, one_minus_beta_1=1.0 - self.beta_1,
+          one_minus_beta_2=1.0 - self.beta_2, epsilon=self.epsilon,
+          weight_decay_rate=self.weight_decay_rate if decays else 0.0,
+          layer_adaptation=adapts)
+    else:
+      next_m = self.beta_1 * m + (1.0 - self.beta_1) * grad
+      next_v = self.beta_2 * v + (1.0 - self.beta_2) * tf.square(grad)
+      update = next_m / (tf.sqrt(next_v) + self.epsilon)
+      if decays:
+        update += self.weight_decay_rate * var
+      if adapts:
+        learning_rate = self._trust_ratio(var, update) * learning_rate
+      next_var = var - learning_rate * update
     return tf.group(
         var.assign(next_var), m.assign(next_m), v.assign(next_v))
+
+  def _fused_kernels(self, var):
+    if not self.use_fused_kernel or var.dtype.base_dtype != tf.float32:
+      return None
+    return fused_ops.library()
+
+  def _adapts_layer(self, var_name):
+    """Whether `var_name` gets the trust ratio (layer adaptation)."""
+    return not _matches_any(var_name, self.exclude_from_layer_adaptation)
 
   def _trust_ratio(self, var, update):
     """||w|| / ||u||, falling back to 1.0 when either norm is zero."""

@@ -19,6 +19,7 @@ Variable names match the released checkpoints exactly, so they load by name.
 """
 
 import collections
+import contextlib
 import copy
 import json
 import math
@@ -233,10 +234,10 @@ class AlbertModel(object):
         [B, P, H] states at these positions, equal to the full model's.
         Pretraining passes the masked positions: the final states elsewhere
         feed nothing, and skipping them saves most of one layer's work.
-      use_fused_kernels: compute the encoder's GELUs, LayerNorms and
-        attention-softmax gradients with the fused CPU kernels of fused_ops.py
-        (same values, faster on CPU). For graphs run on this process's CPU,
-        not for GPU/TPU or export.
+      use_fused_kernels: compute the encoder's GELUs, LayerNorms and the
+        gradients of its attention softmaxes and biases with the fused CPU
+        kernels of fused_ops.py (same values, faster on CPU). For graphs run
+        on this process's CPU, not for GPU/TPU or export.
     """
     config = copy.deepcopy(config)
     if not is_training:
@@ -248,7 +249,8 @@ class AlbertModel(object):
     if token_type_ids is None:
       token_type_ids = tf.zeros([batch_size, seq_length], dtype=tf.int32)
 
-    with tf.variable_scope(scope, default_name="bert"):
+    with tf.variable_scope(scope, default_name="bert"), \
+        _fused_gradients(use_fused_kernels):
       with tf.variable_scope("embeddings"):
         self.embedding_output, self.word_embeddings, self.word_embeddings_2 = (
             _embeddings(config, input_ids, token_type_ids,
@@ -421,7 +423,7 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
 
   With `rows` (indices into the B*T rows) only those rows are computed: every
   row still serves as a key and value, but only these ask queries. `fused`:
-  GELU, LayerNorm and the softmax gradient by fused_ops' kernels.
+  GELU and LayerNorm by fused_ops' kernels.
   """
   names = _BLOCK_NAMES[config.layout]
   preln = config.ln_type == "preln"
@@ -438,8 +440,7 @@ def _block(config, hidden, attention_bias, batch_size, seq_length,
     hidden = select(hidden) if preln else query_input
     with tf.variable_scope(names.attention + "/self"):
       context = attention_layer(config, attention_input, attention_bias,
-                                batch_size, query_input=query_input,
-                                fused=fused)
+                                batch_size, query_input=query_input)
     with tf.variable_scope(names.attention + "/output"):
       attention_output = dense(context, config.hidden_size,
                                initializer_range=init_range)
@@ -478,12 +479,11 @@ _BLOCK_NAMES = {
 
 
 def attention_layer(config, hidden, attention_bias, batch_size,
-                    query_input=None, fused=False):
+                    query_input=None):
   """Multi-head self-attention on [B*T, H]; returns the context, [B*T, H].
 
   `query_input` [B*Q, H] (default: `hidden`) holds the rows that ask queries;
-  the context then has B*Q rows. `fused`: the softmax gradient by fused_ops'
-  CPU kernel.
+  the context then has B*Q rows.
   """
   num_heads = config.num_attention_heads
   head_size = config.hidden_size // num_heads
@@ -503,20 +503,26 @@ def attention_layer(config, hidden, attention_bias, batch_size,
   key, value = heads("key", hidden), heads("value", hidden)
   scores = tf.matmul(query, key, transpose_b=True)
   scores += attention_bias
-  probs = _softmax(scores, fused)
+  probs = tf.nn.softmax(scores)
   probs = dropout(probs, config.attention_probs_dropout_prob)
   context = tf.matmul(probs, value)  # [B, N, Q, D]
   context = tf.transpose(context, [0, 2, 1, 3])
   return tf.reshape(context, [-1, config.hidden_size])
 
 
-def _softmax(logits, fused):
-  fused_kernels = fused_ops.library() if fused else None
-  if fused_kernels is None:
-    return tf.nn.softmax(logits)
-  graph = tf.get_default_graph()
-  with graph.gradient_override_map({"Softmax": fused_ops.SOFTMAX_GRADIENT}):
-    return tf.nn.softmax(logits)
+@contextlib.contextmanager
+def _fused_gradients(fused):
+  """With `fused`, ops made inside get fused_ops' gradients where it has them.
+
+  The forward ops stay TensorFlow's own (fast already); only their gradients
+  (softmax, bias_add) become one-pass kernels.
+  """
+  if not fused or fused_ops.library() is None:
+    yield
+    return
+  with tf.get_default_graph().gradient_override_map(
+      fused_ops.GRADIENT_OVERRIDES):
+    yield
 
 
 def attention_bias_from_mask(input_mask):
@@ -576,17 +582,22 @@ def sentence_order_logits(config, pooled_output):
   return tf.nn.bias_add(logits, output_bias)
 
 
-def masked_lm_loss(logits, label_ids, label_weights):
-  """Returns (loss, per_example_loss): sum(w * CE) / (sum(w) + 1e-5)."""
+def masked_lm_loss(logits, label_ids, label_weights, fused=False):
+  """Returns (loss, per_example_loss): sum(w * CE) / (sum(w) + 1e-5).
+
+  fused=True computes the cross-entropy with fused_ops' CPU kernel where it can
+  be built.
+  """
   label_ids = tf.reshape(label_ids, [-1])
   label_weights = tf.cast(tf.reshape(label_weights, [-1]), tf.float32)
-  per_example_loss = softmax_cross_entropy(logits, tf.cast(label_ids, tf.int32))
+  per_example_loss = softmax_cross_entropy(logits, tf.cast(label_ids, tf.int32),
+                                           fused)
   loss = (tf.reduce_sum(label_weights * per_example_loss) /
           (tf.reduce_sum(label_weights) + 1e-5))
   return loss, per_example_loss
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits, labels, fused=False):
   """Per-row cross-entropy of [N, V] `logits` against int `labels` [N].
 
   The same values and gradients as tf.nn.sparse_softmax_cross_entropy_with_logits,
@@ -594,8 +605,14 @@ def softmax_cross_entropy(logits, labels):
   fused op took 2.4 times as long on a 2-core CPU. log p(label) is taken as
   log p_max + (logit_label - logit_max): p_max >= 1/V, so nothing underflows.
   The gradient is registered in this process only (tf.custom_gradient), so
-  only training graphs use it, never the exported models.
+  only training graphs use it, never the exported models. fused=True: one
+  fused_ops kernel each way instead, where it can be built.
   """
+  fused_kernels = fused_ops.library() if fused else None
+  if fused_kernels is not None:
+    return fused_kernels.albert_softmax_cross_entropy(
+        logits, tf.cast(labels, tf.int32))[0]
+
   @tf.custom_gradient
   def cross_entropy(logits):
     probs = tf.nn.softmax(logits)

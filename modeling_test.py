@@ -422,7 +422,10 @@ def test_losses_follow_published_formulas():
       -np.mean(sop_log_probs[np.arange(3), [0, 1, 1]]), rel=1e-5)
 
 
-def test_cross_entropy_matches_the_fused_op_even_for_extreme_logits():
+@pytest.mark.parametrize("fused", [
+    False, pytest.param(True, marks=pytest.mark.skipif(
+        not fused_ops.compiler_found(), reason="no C++ compiler"))])
+def test_cross_entropy_matches_the_fused_op_even_for_extreme_logits(fused):
   rng = np.random.RandomState(0)
   logits = rng.normal(0, 3, (6, 40)).astype(np.float32)
   logits[0, :3] = [1000.0, 0.0, -1000.0]  # p(label) underflows to 0 here
@@ -430,15 +433,19 @@ def test_cross_entropy_matches_the_fused_op_even_for_extreme_logits():
   upstream = rng.uniform(0.5, 2.0, 6).astype(np.float32)
   with tf.Graph().as_default(), tf.Session() as session:
     logits_t = tf.constant(logits)
-    ours = modeling.softmax_cross_entropy(logits_t, tf.constant(labels))
-    fused = tf.nn.sparse_softmax_cross_entropy_with_logits(
+    ours = modeling.softmax_cross_entropy(logits_t, tf.constant(labels), fused)
+    reference = tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.constant(labels), logits=logits_t)
     grads = [tf.gradients(loss * upstream, logits_t)[0]
-             for loss in (ours, fused)]
-    ours_v, fused_v, ours_g, fused_g = session.run([ours, fused] + grads)
+             for loss in (ours, reference)]
+    ours_v, reference_v, ours_g, reference_g = session.run(
+        [ours, reference] + grads)
+    if fused:
+      assert "AlbertSoftmaxCrossEntropyGrad" in {
+          op.type for op in session.graph.get_operations()}
   assert ours_v[0] == pytest.approx(2000.0)
-  np.testing.assert_allclose(ours_v, fused_v, rtol=1e-5, atol=1e-5)
-  np.testing.assert_allclose(ours_g, fused_g, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(ours_v, reference_v, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(ours_g, reference_g, rtol=1e-5, atol=1e-6)
 
 
 def test_layer_norm_matches_the_moments_formula_and_its_gradient():
@@ -543,7 +550,8 @@ def test_fused_kernels_model_equals_the_composite_model(overrides):
       session.run(tf.global_variables_initializer())
       composite, fused = session.run(outputs)
   assert {"AlbertGelu", "AlbertGeluGrad", "AlbertLayerNorm",
-          "AlbertLayerNormGrad", "AlbertSoftmaxGrad"} <= op_types
+          "AlbertLayerNormGrad", "AlbertSoftmaxGrad",
+          "AlbertBiasAddGrad"} <= op_types
   for name, want, have in zip(["sequence", "pooled"] + variables, composite,
                               fused):
     # LayerNorm gradients scale rounding by 1/std, large at the embeddings.

@@ -26,8 +26,8 @@ class AdamWeightDecayOptimizer(lamb_optimizer.LAMBOptimizer):
     super(AdamWeightDecayOptimizer, self).__init__(
         learning_rate, name=name, **kwargs)
 
-  def _trust_ratio(self, var, update):
-    return tf.constant(1.0, dtype=var.dtype.base_dtype)
+  def _adapts_layer(self, var_name):
+    return False
 
 
 def learning_rate_schedule(global_step, init_lr, num_train_steps,
@@ -56,18 +56,20 @@ def learning_rate_schedule(global_step, init_lr, num_train_steps,
   return tf.where(in_warmup, warmup_lr, decayed_lr)
 
 
-def make_optimizer(name, learning_rate):
+def make_optimizer(name, learning_rate, use_fused_kernel=False):
   """The LAMB or AdamW optimizer with the published hyper-parameters."""
   if name == "lamb":
-    return lamb_optimizer.LAMBOptimizer(learning_rate)
+    return lamb_optimizer.LAMBOptimizer(learning_rate,
+                                        use_fused_kernel=use_fused_kernel)
   if name == "adamw":
-    return AdamWeightDecayOptimizer(learning_rate)
+    return AdamWeightDecayOptimizer(learning_rate,
+                                    use_fused_kernel=use_fused_kernel)
   raise ValueError("optimizer must be one of %s, got %r" % (OPTIMIZERS, name))
 
 
 def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
                      optimizer="lamb", poly_power=1.0, start_warmup_step=0,
-                     use_amp=False):
+                     use_amp=False, use_fused_kernels=False):
   """Creates the training op for `loss`.
 
   Args:
@@ -81,6 +83,8 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
     start_warmup_step: step at which warmup starts (rate is 0 before it).
     use_amp: wrap the optimizer for GPU mixed precision with dynamic loss scaling
       (`tf.compat.v1.mixed_precision.enable_mixed_precision_graph_rewrite`).
+    use_fused_kernels: update the variables with fused_ops' CPU kernel (for
+      training on the CPU; see lamb_optimizer.LAMBOptimizer).
 
   Returns:
     (train_op, learning_rate): the op that applies one step and increments the
@@ -90,7 +94,7 @@ def create_optimizer(loss, init_lr, num_train_steps, num_warmup_steps, use_tpu,
   learning_rate = learning_rate_schedule(global_step, init_lr, num_train_steps,
                                          num_warmup_steps, poly_power,
                                          start_warmup_step)
-  opt = make_optimizer(optimizer, learning_rate)
+  opt = make_optimizer(optimizer, learning_rate, use_fused_kernels)
   if use_amp:
     opt = tf.mixed_precision.enable_mixed_precision_graph_rewrite(
         opt, loss_scale="dynamic")

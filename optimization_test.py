@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import fused_ops
 import lamb_optimizer
 import optimization
 
@@ -28,7 +29,14 @@ def load_golden():
   return data, names
 
 
-def run_optimizer_steps(optimizer_cls, init, grads_per_step, learning_rate):
+# The fused update kernel needs a C++ compiler to exist (see fused_ops_test).
+needs_compiler = pytest.mark.skipif(
+    not fused_ops.compiler_found(),
+    reason="no C++ compiler to build fused_ops.cc")
+
+
+def run_optimizer_steps(optimizer_cls, init, grads_per_step, learning_rate,
+                        use_fused_kernel=False):
   """Applies `grads_per_step` (list of {name: grad}) and returns values per step."""
   with tf.Graph().as_default():
     variables = {
@@ -37,7 +45,9 @@ def run_optimizer_steps(optimizer_cls, init, grads_per_step, learning_rate):
     }
     feeds = {name: tf.placeholder(tf.float32, value.shape)
              for name, value in init.items()}
-    optimizer = optimizer_cls(learning_rate)
+    optimizer = optimizer_cls(learning_rate, use_fused_kernel=use_fused_kernel)
+    if use_fused_kernel:
+      assert fused_ops.library() is not None, "fused_ops.cc did not build"
     global_step = tf.train.get_or_create_global_step()
     train_op = optimizer.apply_gradients(
         [(feeds[name], variables[name]) for name in sorted(variables)],
@@ -96,6 +106,56 @@ def test_matches_recorded_google_steps(optimizer_cls, key):
                                  rtol=1e-5, atol=1e-7)
 
 
+@needs_compiler
+@pytest.mark.parametrize("optimizer_cls,key", [
+    (lamb_optimizer.LAMBOptimizer, "lamb"),
+    (optimization.AdamWeightDecayOptimizer, "adamw"),
+])
+def test_fused_update_matches_recorded_google_steps(optimizer_cls, key):
+  """The one-kernel update (CPU training) takes the same two steps."""
+  data, names = load_golden()
+  init = {n: data["init/" + n] for n in names}
+  grads = [{n: data["grad%d/%s" % (s, n)] for n in names} for s in (1, 2)]
+  steps = run_optimizer_steps(optimizer_cls, init, grads, GOLDEN_LR,
+                              use_fused_kernel=True)
+  for step in (1, 2):
+    for name in names:
+      expected = data["%s_step%d/%s" % (key, step, name)]
+      # Norms summed in float64 and a different association: not bitwise.
+      np.testing.assert_allclose(steps[step - 1][name], expected, rtol=2e-6,
+                                 atol=1e-8, err_msg="%s %s" % (key, name))
+      assert not np.array_equal(expected, init[name]) or not grads[0][name].any()
+
+
+@needs_compiler
+def test_fused_update_of_a_large_variable_matches_numpy():
+  """Sizes that span many of the kernel's parallel blocks, and a ragged end."""
+  rng = np.random.RandomState(3)
+  init = {"big/kernel": rng.normal(size=(301, 1001)).astype(np.float32),
+          "big/bias": rng.normal(size=(1001,)).astype(np.float32)}
+  grads = [{n: rng.normal(size=v.shape).astype(np.float32)
+            for n, v in init.items()} for _ in range(3)]
+  steps = run_optimizer_steps(lamb_optimizer.LAMBOptimizer, init, grads, 0.01,
+                              use_fused_kernel=True)
+  reference = numpy_steps(init, grads, 0.01, layer_adaptation=True)
+  for got, expected in zip(steps, reference):
+    for name in init:
+      np.testing.assert_allclose(got[name], expected[name], rtol=1e-5,
+                                 atol=1e-6, err_msg=name)
+
+
+@needs_compiler
+def test_create_optimizer_uses_the_fused_update_when_asked():
+  with tf.Graph().as_default() as graph:
+    w = tf.get_variable("w/kernel", initializer=tf.constant([[3.0, 4.0]]))
+    optimization.create_optimizer(
+        tf.reduce_sum(w), 0.1, num_train_steps=10, num_warmup_steps=0,
+        use_tpu=False, use_fused_kernels=True)
+    op_types = {op.type for op in graph.get_operations()}
+  assert "AlbertLambUpdate" in op_types
+  assert "Square" not in op_types  # no composite update alongside
+
+
 def test_lamb_differs_from_adamw_only_by_trust_ratio():
   """The kernel update is rescaled by ||w||/||u||; the excluded ones are not."""
   data, names = load_golden()
@@ -106,7 +166,9 @@ def test_lamb_differs_from_adamw_only_by_trust_ratio():
   assert "zero/kernel" in names  # the zero-norm fallback is exercised
 
 
-def test_sparse_gradient_equals_dense():
+@pytest.mark.parametrize("use_fused_kernel", [
+    False, pytest.param(True, marks=needs_compiler)])
+def test_sparse_gradient_equals_dense(use_fused_kernel):
   init = {"emb/word_embeddings": np.arange(12, dtype=np.float32).reshape(4, 3)}
   with tf.Graph().as_default():
     table = tf.get_variable("emb/word_embeddings",
@@ -115,7 +177,8 @@ def test_sparse_gradient_equals_dense():
     loss = tf.reduce_sum(tf.gather(table, [1, 1, 3]) * [[1., 2., 3.]])
     grad = tf.gradients(loss, [table])[0]
     assert isinstance(grad, tf.IndexedSlices)
-    train_op = lamb_optimizer.LAMBOptimizer(0.1).apply_gradients([(grad, table)])
+    train_op = lamb_optimizer.LAMBOptimizer(
+        0.1, use_fused_kernel=use_fused_kernel).apply_gradients([(grad, table)])
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       sess.run(train_op)

@@ -167,7 +167,8 @@ def pretraining_outputs(albert_config, features, is_training,
       use_fused_kernels=use_fused_kernels)
   mlm_logits = modeling.masked_lm_logits(albert_config, model)
   mlm_loss, mlm_example_loss = modeling.masked_lm_loss(
-      mlm_logits, features["masked_lm_ids"], features["masked_lm_weights"])
+      mlm_logits, features["masked_lm_ids"], features["masked_lm_weights"],
+      fused=use_fused_kernels)
   sop_logits = modeling.sentence_order_logits(albert_config,
                                               model.get_pooled_output())
   sop_loss, sop_example_loss = modeling.sentence_order_loss(
@@ -254,7 +255,8 @@ def model_fn_builder(albert_config, init_checkpoint, learning_rate,
         train_op, lr = optimization.create_optimizer(
             total_loss, learning_rate, num_train_steps, num_warmup_steps,
             use_tpu, optimizer=optimizer, poly_power=poly_power,
-            start_warmup_step=start_warmup_step, use_amp=use_amp)
+            start_warmup_step=start_warmup_step, use_amp=use_amp,
+            use_fused_kernels=use_fused_kernels)
       training_hooks = None
       if not use_tpu:  # a TPU's tensors cannot be fetched by host hooks
         training_summaries(outputs, features, lr)

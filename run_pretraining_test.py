@@ -197,7 +197,7 @@ def test_train_then_eval_writes_results_and_summaries(data_dir, tmp_path):
   assert checkpoint_step(tmp_path) == 10
   # A CPU-only run uses the fused kernels wherever they can be built.
   graph = (tmp_path / "graph.pbtxt").read_text()
-  for op_type in ("AlbertGeluGrad", "AlbertLayerNormGrad"):
+  for op_type in ("AlbertGeluGrad", "AlbertLayerNormGrad", "AlbertLambUpdate"):
     assert (('op: "%s"' % op_type) in graph) == fused_ops.compiler_found()
 
   tags = set()
