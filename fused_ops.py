@@ -27,8 +27,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(_HERE, "fused_ops.cc")
 BUILD_DIR = os.path.join(_HERE, "build")
 # For graph.gradient_override_map: these ops keep TensorFlow's forward kernels
-# and get a fused gradient.
-GRADIENT_OVERRIDES = {"Softmax": "AlbertSoftmax", "BiasAdd": "AlbertBiasAdd"}
+# and get a faster gradient on the CPU.
+GRADIENT_OVERRIDES = {"Softmax": "AlbertSoftmax", "BiasAdd": "AlbertBiasAdd",
+                      "MatMul": "AlbertMatMul"}
 
 _lock = threading.Lock()
 _state = {}  # "library": the loaded op module, or None once a build failed
@@ -81,12 +82,43 @@ def _register_gradients(ops):
   def _softmax_grad(op, grad):
     return ops.albert_softmax_grad(grad, op.outputs[0])
 
+  @tf.RegisterGradient(GRADIENT_OVERRIDES["MatMul"])
+  def _matmul_grad(op, grad):
+    return matmul_gradients(op.inputs[0], op.inputs[1], grad,
+                            op.get_attr("transpose_a"),
+                            op.get_attr("transpose_b"))
+
   @tf.RegisterGradient(GRADIENT_OVERRIDES["BiasAdd"])
   def _bias_add_grad(op, grad):
     if op.get_attr("data_format") != b"NHWC":  # bias on the last axis only
       return grad, tf.raw_ops.BiasAddGrad(out_backprop=grad,
                                           data_format=op.get_attr("data_format"))
     return grad, ops.albert_bias_add_grad(grad)
+
+
+def matmul_gradients(a, b, grad, transpose_a=False, transpose_b=False):
+  """Gradients of tf.matmul(a, b, transpose_a, transpose_b) for a and b.
+
+  The same products as TensorFlow's gradient, except one: for a wide kernel b
+  of shape [K, N], N >= 2K (the FFN's input kernel), grad @ b^T runs as a
+  one-element batch matmul. oneDNN computes that with its batched-matmul
+  kernel, measured 12-19% faster on a 2-core AVX-512 CPU than its 2-D sgemm
+  at the tiny and base FFN shapes (and slower for the other products).
+  """
+  if not transpose_a and not transpose_b:
+    rows, columns = (tf.compat.dimension_value(d) for d in b.shape)
+    if rows and columns and columns >= 2 * rows:
+      grad_a = tf.squeeze(tf.linalg.matmul(grad[None], b[None], adjoint_b=True),
+                          0)
+    else:
+      grad_a = tf.matmul(grad, b, transpose_b=True)
+    return grad_a, tf.matmul(a, grad, transpose_a=True)
+  if not transpose_a:  # a @ b^T
+    return tf.matmul(grad, b), tf.matmul(grad, a, transpose_a=True)
+  if not transpose_b:  # a^T @ b
+    return tf.matmul(b, grad, transpose_b=True), tf.matmul(a, grad)
+  return (tf.matmul(b, grad, transpose_a=True, transpose_b=True),
+          tf.matmul(grad, a, transpose_a=True, transpose_b=True))
 
 
 class BuildError(Exception):

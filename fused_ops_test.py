@@ -139,6 +139,30 @@ def test_fused_bias_gradient_equals_the_composite(shape):
                              rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("transpose_b", [False, True])
+@pytest.mark.parametrize("k,n", [(6, 13), (13, 6), (7, 7)])
+def test_matmul_gradients_equal_tensorflows(transpose_a, transpose_b, k, n):
+  rng = np.random.RandomState(5)
+  a = rng.normal(size=(k, 9) if transpose_a else (9, k)).astype(np.float32)
+  b = rng.normal(size=(n, k) if transpose_b else (k, n)).astype(np.float32)
+  upstream = rng.normal(size=(9, n)).astype(np.float32)
+  with tf.Graph().as_default() as graph, tf.Session() as session:
+    inputs = [tf.constant(a), tf.constant(b)]
+    product = tf.matmul(*inputs, transpose_a=transpose_a,
+                        transpose_b=transpose_b)
+    expected = tf.gradients(product, inputs, grad_ys=tf.constant(upstream))
+    got = fused_ops.matmul_gradients(*inputs, tf.constant(upstream),
+                                     transpose_a, transpose_b)
+    batched = [op for op in graph.get_operations()
+               if op.type == "BatchMatMulV2"]
+    expected, got = session.run([expected, got])
+  # The batched product serves the input gradient of a wide kernel only.
+  assert bool(batched) == (not transpose_a and not transpose_b and n >= 2 * k)
+  for want, have in zip(expected, got):
+    np.testing.assert_allclose(have, want, rtol=1e-5, atol=1e-5)
+
+
 @needs_compiler
 def test_cross_entropy_kernel_names_a_label_outside_the_vocabulary():
   with tf.Graph().as_default(), tf.Session() as session:
