@@ -45,9 +45,9 @@ flags.DEFINE_integer("steps", 20, "Timed steps per model.")
 flags.DEFINE_integer("trials", 5, "Timed trials the steps are spread over.")
 flags.DEFINE_bool(
     "fused_kernels", True,
-    "Use fused_ops' CPU kernels (GELU, LayerNorm, softmax gradient), as "
-    "run_pretraining does on CPU (--nofused_kernels measures TensorFlow's "
-    "composites, as on GPU/TPU).")
+    "Use fused_ops' CPU kernels (GELU, LayerNorm, gradients, cross-entropy, "
+    "LAMB), as run_pretraining does on CPU (--nofused_kernels measures "
+    "TensorFlow's composites, as on GPU/TPU).")
 # --max_seq_length (128), --max_predictions_per_seq (20), --optimizer and
 # --use_xla are run_pretraining's flags.
 
