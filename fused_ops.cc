@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "tensorflow/core/framework/common_shape_fns.h"
@@ -35,6 +36,18 @@ using MutableRow = Eigen::Map<Eigen::ArrayXf>;
 
 constexpr float kSqrtTwoOverPi = 0.7978845608028654f;
 constexpr float kCubicCoefficient = 0.044715f;
+
+// Runs work(begin, end) over [0, units) on TensorFlow's intra-op threads.
+void ParallelFor(OpKernelContext* context, int64_t units, int64_t cost_per_unit,
+                 const std::function<void(int64_t, int64_t)>& work) {
+  context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
+      units, cost_per_unit, work);
+}
+
+// Start of part `block` of [0, size) cut into `num_blocks` near-equal parts.
+int64_t BlockStart(int64_t size, int64_t block, int64_t num_blocks) {
+  return size * block / num_blocks;
+}
 
 // ---------------------------------------------------------------------------
 // GELU: x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))).
@@ -112,8 +125,8 @@ class AlbertGeluGradOp : public OpKernel {
             0.5f;
       }
     };
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        (size + kChunk - 1) / kChunk, 40 * kChunk, backprop_chunks);
+    ParallelFor(context, (size + kChunk - 1) / kChunk, 40 * kChunk,
+                backprop_chunks);
   }
 };
 
@@ -222,8 +235,7 @@ class AlbertLayerNormOp : public OpKernel {
         rstds[r] = row_rstd;
       }
     };
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        rows, 8 * width, normalize_rows);
+    ParallelFor(context, rows, 8 * width, normalize_rows);
   }
 
  private:
@@ -265,8 +277,8 @@ class AlbertLayerNormGradOp : public OpKernel {
       for (int64_t block = first_block; block < last_block; ++block) {
         MutableRow gamma_sum(partial.data() + 2 * block * width, width);
         MutableRow beta_sum(partial.data() + (2 * block + 1) * width, width);
-        for (int64_t r = rows * block / num_blocks;
-             r < rows * (block + 1) / num_blocks; ++r) {
+        for (int64_t r = BlockStart(rows, block, num_blocks);
+             r < BlockStart(rows, block + 1, num_blocks); ++r) {
           Row up(upstream + r * width, width);
           normalized = (Row(inputs + r * width, width) - means[r]) * rstds[r];
           scaled = up * scale;
@@ -282,8 +294,7 @@ class AlbertLayerNormGradOp : public OpKernel {
     };
     const int64_t cost_per_block =
         num_blocks ? 16 * width * rows / num_blocks : 0;
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        num_blocks, cost_per_block, backprop_blocks);
+    ParallelFor(context, num_blocks, cost_per_block, backprop_blocks);
     MutableRow gamma_grad(dgamma->flat<float>().data(), width);
     MutableRow beta_grad(dbeta->flat<float>().data(), width);
     gamma_grad.setZero();
@@ -344,8 +355,7 @@ class AlbertSoftmaxGradOp : public OpKernel {
         MutableRow(outputs + r * width, width) = p * (up - along_p);
       }
     };
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        rows, 4 * width, backprop_rows);
+    ParallelFor(context, rows, 4 * width, backprop_rows);
   }
 };
 
@@ -437,8 +447,7 @@ class AlbertSoftmaxCrossEntropyOp : public OpKernel {
         losses[r] = std::log(total) - (x[label[r]] - row_max);
       }
     };
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        logits.dim_size(0), 20 * width, rows_softmax);
+    ParallelFor(context, logits.dim_size(0), 20 * width, rows_softmax);
   }
 };
 
@@ -473,8 +482,7 @@ class AlbertSoftmaxCrossEntropyGradOp : public OpKernel {
         outputs[r * width + label[r]] -= upstream[r];
       }
     };
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        softmax.dim_size(0), 2 * width, rows_backprop);
+    ParallelFor(context, softmax.dim_size(0), 2 * width, rows_backprop);
   }
 };
 
@@ -517,19 +525,20 @@ class AlbertBiasAddGradOp : public OpKernel {
     OP_REQUIRES_OK(context, context->allocate_output(0, TensorShape({width}),
                                                      &bias_backprop));
     const float* upstream = gradients.flat<float>().data();
-    const int64_t num_blocks = std::max<int64_t>(1, std::min<int64_t>(rows, 64));
+    const int64_t num_blocks =
+        std::max<int64_t>(1, std::min<int64_t>(rows, 64));
     std::vector<float> partial(num_blocks * width, 0.0f);
     auto sum_blocks = [&](int64_t first_block, int64_t last_block) {
       for (int64_t block = first_block; block < last_block; ++block) {
         MutableRow sum(partial.data() + block * width, width);
-        for (int64_t r = rows * block / num_blocks;
-             r < rows * (block + 1) / num_blocks; ++r) {
+        for (int64_t r = BlockStart(rows, block, num_blocks);
+             r < BlockStart(rows, block + 1, num_blocks); ++r) {
           sum += Row(upstream + r * width, width);
         }
       }
     };
-    context->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(
-        num_blocks, 2 * width * rows / num_blocks, sum_blocks);
+    ParallelFor(context, num_blocks, 2 * width * rows / num_blocks,
+                sum_blocks);
     MutableRow total(bias_backprop->flat<float>().data(), width);
     total.setZero();
     for (int64_t block = 0; block < num_blocks; ++block) {
@@ -605,7 +614,8 @@ class AlbertLambUpdateOp : public OpKernel {
                 tensorflow::errors::InvalidArgument(
                     "AlbertLambUpdate: the learning rate must be a scalar"));
     Tensor *next_var = nullptr, *next_m = nullptr, *next_v = nullptr;
-    OP_REQUIRES_OK(context, context->allocate_output(0, var.shape(), &next_var));
+    OP_REQUIRES_OK(context,
+                   context->allocate_output(0, var.shape(), &next_var));
     OP_REQUIRES_OK(context, context->forward_input_or_allocate_output(
                                 {3}, 1, var.shape(), &next_m));
     OP_REQUIRES_OK(context, context->allocate_output(2, var.shape(), &next_v));
@@ -618,7 +628,6 @@ class AlbertLambUpdateOp : public OpKernel {
     float* m_out = next_m->flat<float>().data();
     float* v_out = next_v->flat<float>().data();
     const float lr = learning_rate.flat<float>()(0);
-    auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
 
     // Pass 1: the moments and the update u (kept in w_out), with each
     // block's sums of w^2 and u^2 for the norms.
@@ -630,8 +639,8 @@ class AlbertLambUpdateOp : public OpKernel {
     const bool adapt = layer_adaptation_;
     auto moments_and_update = [&](int64_t first_block, int64_t last_block) {
       for (int64_t block = first_block; block < last_block; ++block) {
-        const int64_t begin = size * block / num_blocks;
-        const int64_t n = size * (block + 1) / num_blocks - begin;
+        const int64_t begin = BlockStart(size, block, num_blocks);
+        const int64_t n = BlockStart(size, block + 1, num_blocks) - begin;
         Row weight(w + begin, n), grad(g + begin, n);
         MutableRow m_next(m_out + begin, n), v_next(v_out + begin, n),
             update(w_out + begin, n);
@@ -647,8 +656,8 @@ class AlbertLambUpdateOp : public OpKernel {
         }
       }
     };
-    workers->ParallelFor(num_blocks, 20 * size / num_blocks,
-                         moments_and_update);
+    ParallelFor(context, num_blocks, 20 * size / num_blocks,
+                moments_and_update);
     if (!adapt) return;
 
     // Pass 2: w' = w - lr * r * u.
@@ -662,13 +671,13 @@ class AlbertLambUpdateOp : public OpKernel {
     const float step = lr * ratio;
     auto apply = [&](int64_t first_block, int64_t last_block) {
       for (int64_t block = first_block; block < last_block; ++block) {
-        const int64_t begin = size * block / num_blocks;
-        const int64_t n = size * (block + 1) / num_blocks - begin;
+        const int64_t begin = BlockStart(size, block, num_blocks);
+        const int64_t n = BlockStart(size, block + 1, num_blocks) - begin;
         MutableRow update(w_out + begin, n);
         update = Row(w + begin, n) - step * update;
       }
     };
-    workers->ParallelFor(num_blocks, 3 * size / num_blocks, apply);
+    ParallelFor(context, num_blocks, 3 * size / num_blocks, apply);
   }
 
  private:

@@ -235,8 +235,8 @@ class AlbertModel(object):
         Pretraining passes the masked positions: the final states elsewhere
         feed nothing, and skipping them saves most of one layer's work.
       use_fused_kernels: compute the encoder's GELUs, LayerNorms and the
-        gradients of its attention softmaxes and biases with the fused CPU
-        kernels of fused_ops.py (same values, faster on CPU). For graphs run
+        gradients of its attention softmaxes, biases and matmuls with the
+        fused CPU kernels of fused_ops.py (same values, faster on CPU). For graphs run
         on this process's CPU, not for GPU/TPU or export.
     """
     config = copy.deepcopy(config)
@@ -515,7 +515,9 @@ def _fused_gradients(fused):
   """With `fused`, ops made inside get fused_ops' gradients where it has them.
 
   The forward ops stay TensorFlow's own (fast already); only their gradients
-  (softmax, bias_add) become one-pass kernels.
+  change: softmax and bias_add become one-pass kernels, and matmul takes a
+  wide kernel's input gradient through the batched matmul
+  (fused_ops.matmul_gradients).
   """
   if not fused or fused_ops.library() is None:
     yield

@@ -86,45 +86,36 @@ def numpy_steps(init, grads_per_step, lr, layer_adaptation, wd=0.01, b1=0.9,
   return results
 
 
+@pytest.mark.parametrize("use_fused_kernel", [
+    False, pytest.param(True, marks=needs_compiler)])
 @pytest.mark.parametrize("optimizer_cls,key", [
     (lamb_optimizer.LAMBOptimizer, "lamb"),
     (optimization.AdamWeightDecayOptimizer, "adamw"),
 ])
-def test_matches_recorded_google_steps(optimizer_cls, key):
-  data, names = load_golden()
-  init = {n: data["init/" + n] for n in names}
-  grads = [{n: data["grad%d/%s" % (s, n)] for n in names} for s in (1, 2)]
-  steps = run_optimizer_steps(optimizer_cls, init, grads, GOLDEN_LR)
-  reference = numpy_steps(init, grads, GOLDEN_LR, layer_adaptation=key == "lamb")
-  for step in (1, 2):
-    for name in names:
-      expected = data["%s_step%d/%s" % (key, step, name)]
-      # Same float32 operations in the same order: bit-for-bit equal.
-      np.testing.assert_array_equal(steps[step - 1][name], expected,
-                                    err_msg="%s %s" % (key, name))
-      np.testing.assert_allclose(reference[step - 1][name], expected,
-                                 rtol=1e-5, atol=1e-7)
-
-
-@needs_compiler
-@pytest.mark.parametrize("optimizer_cls,key", [
-    (lamb_optimizer.LAMBOptimizer, "lamb"),
-    (optimization.AdamWeightDecayOptimizer, "adamw"),
-])
-def test_fused_update_matches_recorded_google_steps(optimizer_cls, key):
-  """The one-kernel update (CPU training) takes the same two steps."""
+def test_matches_recorded_google_steps(optimizer_cls, key, use_fused_kernel):
+  """Both the composite and the one-kernel update (CPU training)."""
   data, names = load_golden()
   init = {n: data["init/" + n] for n in names}
   grads = [{n: data["grad%d/%s" % (s, n)] for n in names} for s in (1, 2)]
   steps = run_optimizer_steps(optimizer_cls, init, grads, GOLDEN_LR,
-                              use_fused_kernel=True)
+                              use_fused_kernel)
+  reference = numpy_steps(init, grads, GOLDEN_LR, layer_adaptation=key == "lamb")
   for step in (1, 2):
     for name in names:
       expected = data["%s_step%d/%s" % (key, step, name)]
-      # Norms summed in float64 and a different association: not bitwise.
-      np.testing.assert_allclose(steps[step - 1][name], expected, rtol=2e-6,
-                                 atol=1e-8, err_msg="%s %s" % (key, name))
-      assert not np.array_equal(expected, init[name]) or not grads[0][name].any()
+      message = "%s %s" % (key, name)
+      if use_fused_kernel:
+        # Norms summed in float64 and a different association: not bitwise.
+        np.testing.assert_allclose(steps[step - 1][name], expected, rtol=2e-6,
+                                   atol=1e-8, err_msg=message)
+        assert (not np.array_equal(expected, init[name])
+                or not grads[0][name].any())
+      else:
+        # Same float32 operations in the same order: bit-for-bit equal.
+        np.testing.assert_array_equal(steps[step - 1][name], expected,
+                                      err_msg=message)
+      np.testing.assert_allclose(reference[step - 1][name], expected,
+                                 rtol=1e-5, atol=1e-7)
 
 
 @needs_compiler
