@@ -10,7 +10,8 @@ schedule, both heads) on a fixed in-memory batch and times session steps:
 
 The denominator is measured in the same process on a 2048x2048 fp32 matmul,
 after every trial; the best trial of each is reported (on a shared machine, the
-one least slowed down by other processes).
+one least slowed down by other processes: many short trials catch its quiet
+moments). Each trial prints its pair to stderr as it ends.
 Model FLOPs count 2 per multiply-add; training = 3 x forward; forward per
 sequence = 2T(L(4H^2 + 2HI) + EH) + 4LT^2H + the MLM head at the masked
 positions only (brightmart: H->H transform, H->E and E->V; google: H->E, E->V).
@@ -19,10 +20,12 @@ token (its other outputs feed nothing), so it executes fewer FLOPs than the
 model count; HFU reports utilisation by the FLOPs actually executed.
 
   python benchmark_pretraining.py                # tiny b32 and base b8, seq 128
+  python benchmark_pretraining.py --steps=400 --trials=200  # on a shared machine
   python benchmark_pretraining.py --use_xla      # with XLA auto-clustering
   python benchmark_pretraining.py --nofused_kernels  # TensorFlow's composites
 """
 
+import sys
 import time
 
 from absl import app
@@ -163,6 +166,9 @@ def measure(config, batch_size, peak):
           sess.run(train_op)
         rates.append(batch_size * steps_per_trial / (time.time() - start))
         peaks.append(peak.flops_per_sec())
+        print("trial %d/%d: %.2f sequences/sec, matmul %.1f GFLOP/s" % (
+            len(rates), FLAGS.trials, rates[-1], peaks[-1] / 1e9),
+              file=sys.stderr, flush=True)
   return max(rates), max(peaks)
 
 
