@@ -236,8 +236,8 @@ class AlbertModel(object):
         feed nothing, and skipping them saves most of one layer's work.
       use_fused_kernels: compute the encoder's GELUs, LayerNorms and the
         gradients of its attention softmaxes, biases and matmuls with the
-        fused CPU kernels of fused_ops.py (same values, faster on CPU). For graphs run
-        on this process's CPU, not for GPU/TPU or export.
+        fused CPU kernels of fused_ops.py (same values, faster on CPU). For
+        graphs run on this process's CPU, not for GPU/TPU or export.
     """
     config = copy.deepcopy(config)
     if not is_training:
