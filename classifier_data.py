@@ -1,5 +1,6 @@
 # coding=utf-8
-"""Fine-tuning data for run_classifier.py: task readers, features, caches, batches.
+"""Sentence(-pair) classification data for run_classifier.py: task readers
+and features.
 
 What lives here:
   * One processor per task (`lcqmc`/`lcqmc_pair`, `xnli`, `afqmc`, `tnews`,
@@ -10,25 +11,12 @@ What lives here:
     reports malformed rows with `file:line`; with `skip_bad_rows` they are skipped
     and counted, otherwise reading stops with an error before training starts.
   * BERT-style feature conversion (`[CLS] a [SEP] b [SEP]`, longest-first pair
-    truncation).
-  * TFRecord caches named by a fingerprint of the data files, the vocabulary, the
-    tokenizer casing, max_seq_length, the task and its labels, so a cache is rebuilt
-    whenever any of them changes (the original silently reused a stale file).
-    Records hold unpadded sequences under BERT's feature names.
-  * Input functions that batch by length: training batches come from length
-    buckets; eval/predict records can be stored sorted by length (each keeps
-    its `example_index`, so predictions go back to file order) and are batched
-    in that order; every batch is padded to its longest example. LCQMC
-    questions are short, so this does far less work than padding every example
-    to max_seq_length; `dynamic_length=False` restores the fixed shapes TPUs
-    need.
+    truncation) into finetune_data records under BERT's feature names; caching
+    and batching are finetune_data's.
 """
 
 import abc
-import collections
 import dataclasses
-import glob
-import hashlib
 import json
 import os
 import re
@@ -36,10 +24,6 @@ from typing import List, Optional
 
 import tensorflow.compat.v1 as tf
 
-import estimator_utils
-
-# Bump when the record layout or the conversion changes: old caches then miss.
-CACHE_FORMAT_VERSION = 2
 
 # Header fields we recognise (compared lower-cased). A first line counts as a
 # header when one of its fields is such a name and its label field is not a label.
@@ -79,27 +63,13 @@ class InputExample:
   label: Optional[str] = None
 
 
-class PaddingInputExample:
-  """A fake example that pads eval/predict sets to a multiple of the batch size.
-
-  TPUs need every batch full; these examples get is_real_example=0 and are left
-  out of metrics and outputs.
-  """
-
-
 @dataclasses.dataclass
 class InputFeatures:
-  """Token ids of one example, unpadded (length = number of real tokens).
-
-  example_index is the example's position in its split, so predictions made
-  in length-sorted order can be put back in file order.
-  """
+  """Token ids of one example, unpadded (length = number of real tokens)."""
   input_ids: List[int]
   input_mask: List[int]
   segment_ids: List[int]
   label_id: int
-  is_real_example: bool = True
-  example_index: int = 0
 
 
 @dataclasses.dataclass
@@ -144,7 +114,12 @@ def _is_name_like(field):
 
 def _tsv_records(path, is_header):
   """Yields (line_number, fields or _BadRow); a first line passing is_header is
-  skipped (and logged) rather than read as data."""
+  skipped rather than read as data.
+
+  Both outcomes are WARNINGs when the first line holds a column name: a
+  skipped row shifts predictions against the file's lines, a kept one may be
+  a header the rules did not recognise.
+  """
   first = True
   for line_number, line in _read_lines(path):
     if isinstance(line, _BadRow):
@@ -152,8 +127,14 @@ def _tsv_records(path, is_header):
     else:
       fields = line.split("\t")
       if first and is_header(fields):
-        tf.logging.info("%s:%d: skipping header %r", path, line_number, line)
+        tf.logging.warning("%s:%d: skipping header %r (not read as data)",
+                           path, line_number, line)
       else:
+        if first and any(_is_name_like(field) for field in fields):
+          tf.logging.warning(
+              "%s:%d: first row %r read as data although it holds a column "
+              "name (a header needs every field to be a column name, or in a "
+              "labelled file no valid label)", path, line_number, line)
         yield line_number, fields
     first = False
 
@@ -214,13 +195,24 @@ def _parse_tsv_fields(fields, is_pair, split):
   return fields[0], text_b, label, None
 
 
-def _is_tsv_header(fields, is_pair, labels):
-  """A header names its columns and its label column holds no valid label.
+def _is_tsv_header(fields, is_pair, labels, labelled=True):
+  """Whether the first row of a TSV file is a header rather than data.
+
+  A row whose every field is a column name is a header. In a labelled file
+  (train/dev) a row is also one when some field is a column name and its
+  label column holds no valid label (it could not be read as data anyway).
+  Files without labels (test) use the first rule only: their label column,
+  if any, is not checked, so a placeholder there is no evidence, and a real
+  row such as `问题<TAB>答案是什么` must not be lost.
 
   Args:
     labels: the valid labels, or None while they are still being collected.
+    labelled: False for files whose labels are not read (test files).
   """
-  if not any(_is_name_like(field) for field in fields):
+  is_name = [_is_name_like(field) for field in fields]
+  if all(is_name):
+    return True
+  if not labelled or not any(is_name):
     return False
   num_text = 2 if is_pair else 1
   if len(fields) > num_text and labels is not None:
@@ -370,7 +362,8 @@ class LcqmcProcessor(DataProcessor):
 
   def _records(self, path, split):
     return _tsv_records(
-        path, lambda fields: _is_tsv_header(fields, True, self.get_labels()))
+        path, lambda fields: _is_tsv_header(fields, True, self.get_labels(),
+                                            labelled=split != "test"))
 
   def _parse_record(self, record, split):
     return _parse_tsv_fields(record, True, split)
@@ -430,6 +423,77 @@ class CslProcessor(JsonLinesProcessor):
                     (keywords,))
     return (" ".join(keywords), _json_text(record, "abst"),
             _json_label(record, self.label_key, split), _json_guid(record))
+
+
+class OcnliProcessor(CmnliProcessor):
+  """CLUE OCNLI: sentence1, sentence2, label; "-" (no majority) is dropped.
+
+  The release names its training file train.50k.json (train.json is read
+  when present).
+  """
+
+  def split_files(self, data_dir, split):
+    if split != "train":
+      return super().split_files(data_dir, split)
+    candidates = [os.path.join(data_dir, name)
+                  for name in ("train.json", "train.50k.json")]
+    for path in candidates:
+      if tf.io.gfile.exists(path):
+        return [path]
+    raise FileNotFoundError("No OCNLI training file: looked for %s." %
+                            ", ".join(candidates))
+
+
+class Cluewsc2020Processor(JsonLinesProcessor):
+  """CLUE WSC 2020: does the pronoun (span2) refer to the noun (span1)?
+
+  As CLUE's baseline does, the spans are marked in the text itself: the noun
+  between underscores, the pronoun in square brackets, e.g.
+  "_小明_说[他]饿了" for span1 "小明" at 0 and span2 "他" at 3. Labels are
+  "true"/"false" in CLUE's order; the id is the record's `idx`.
+  """
+
+  is_pair = False
+
+  def get_labels(self):
+    return ["true", "false"]
+
+  def _parse_record(self, record, split):
+    text = _json_text(record, "text")
+    target = record.get("target")
+    if not isinstance(target, dict):
+      raise _BadRow("key 'target' should hold an object with span1_text, "
+                    "span1_index, span2_text, span2_index; found %r" %
+                    (target,))
+    noun = self._span(text, target, "span1")
+    pronoun = self._span(text, target, "span2")
+    first, second = sorted([noun + ("_", "_"), pronoun + ("[", "]")])
+    if first[0] + len(first[1]) > second[0]:
+      raise _BadRow("target spans %r and %r overlap" % (first[1], second[1]))
+    marked = "".join([
+        text[:first[0]], first[2], first[1], first[3],
+        text[first[0] + len(first[1]):second[0]], second[2], second[1],
+        second[3], text[second[0] + len(second[1]):]])
+    label = _json_label(record, self.label_key, split)
+    guid = str(record["idx"]) if "idx" in record else _json_guid(record)
+    return marked, None, label.lower() if label else label, guid
+
+  @staticmethod
+  def _span(text, target, name):
+    """(start, span text), checked against the text."""
+    span_text = target.get(name + "_text")
+    start = target.get(name + "_index")
+    if not isinstance(span_text, str) or not span_text:
+      raise _BadRow("target.%s_text should be a non-empty string, found %r" %
+                    (name, span_text))
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+      raise _BadRow("target.%s_index should be a character offset, found %r"
+                    % (name, start))
+    found = text[start:start + len(span_text)]
+    if found != span_text:
+      raise _BadRow("target.%s_text %r is not at text[%d:%d], which holds %r"
+                    % (name, span_text, start, start + len(span_text), found))
+    return start, span_text
 
 
 class XnliProcessor(DataProcessor):
@@ -545,7 +609,8 @@ class GenericProcessor(DataProcessor):
     if not path.endswith(".tsv"):
       return _json_records(path)
     return _tsv_records(
-        path, lambda fields: _is_tsv_header(fields, self.is_pair, self._labels))
+        path, lambda fields: _is_tsv_header(fields, self.is_pair, self._labels,
+                                            labelled=split != "test"))
 
   def _parse_record(self, record, split):
     if not isinstance(record, dict):
@@ -588,7 +653,13 @@ PROCESSORS = {
     "iflytek": IflytekProcessor,
     "cmnli": CmnliProcessor,
     "csl": CslProcessor,
+    "ocnli": OcnliProcessor,
+    "cluewsc2020": Cluewsc2020Processor,
 }
+
+# GLUE's readers (glue_data.py) build on the classes above and add themselves
+# to PROCESSORS when imported; importing them here makes every task known.
+import glue_data  # pylint: disable=g-import-not-at-top,unused-import,wrong-import-position
 
 # Generic task name -> whether its examples are pairs.
 GENERIC_TASKS = {"generic_single": False, "generic_pair": True}
@@ -641,9 +712,6 @@ def convert_single_example(example, label_map, max_seq_length, tokenizer):
   Layout `[CLS] a [SEP] (b [SEP])`, segment 0 up to and including the first
   [SEP]. Unlabelled examples (test data) get label id 0 as a placeholder.
   """
-  if isinstance(example, PaddingInputExample):
-    return InputFeatures(input_ids=[0], input_mask=[0], segment_ids=[0],
-                         label_id=0, is_real_example=False)
   tokens_a = tokenizer.tokenize(example.text_a)
   tokens_b = tokenizer.tokenize(example.text_b) if example.text_b else None
   if tokens_b is not None:
@@ -661,248 +729,15 @@ def convert_single_example(example, label_map, max_seq_length, tokenizer):
                        segment_ids=segment_ids, label_id=label_id)
 
 
-def pad_examples(examples, multiple):
-  """Appends PaddingInputExamples so len(examples) is a multiple of `multiple`."""
-  remainder = len(examples) % multiple
-  if remainder:
-    examples = examples + [PaddingInputExample()] * (multiple - remainder)
-  return examples
-
-
-def _int64_feature(values):
-  return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
-
-
-def features_to_tf_example(features):
-  """A tf.train.Example with BERT's classifier feature names, unpadded."""
-  return tf.train.Example(features=tf.train.Features(feature={
-      "input_ids": _int64_feature(features.input_ids),
-      "input_mask": _int64_feature(features.input_mask),
-      "segment_ids": _int64_feature(features.segment_ids),
-      "label_ids": _int64_feature([features.label_id]),
-      "is_real_example": _int64_feature([int(features.is_real_example)]),
-      "example_index": _int64_feature([features.example_index]),
-  }))
-
-
-# ----------------------------------------------------------------------------
-# Fingerprinted caches
-# ----------------------------------------------------------------------------
-
-
-def _hash_file(digest, path):
-  with tf.io.gfile.GFile(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      digest.update(block)
-
-
-def cache_fingerprint(task_name, split, data_files, vocab_files, label_list,
-                      max_seq_length, do_lower_case, skip_bad_rows,
-                      pad_to_multiple=1, sort_by_length=False):
-  """A hex digest of everything that decides a split's features.
-
-  Any change to the data or vocabulary contents, the casing, max_seq_length,
-  the task, its labels, the bad-row policy, the TPU padding or the record
-  order gives another fingerprint, hence another cache file.
-  """
-  digest = hashlib.sha256()
-  settings = dict(version=CACHE_FORMAT_VERSION, task=task_name.lower(),
-                  split=split, labels=list(label_list),
-                  max_seq_length=max_seq_length,
-                  do_lower_case=bool(do_lower_case),
-                  skip_bad_rows=bool(skip_bad_rows),
-                  pad_to_multiple=pad_to_multiple,
-                  sort_by_length=bool(sort_by_length))
-  digest.update(json.dumps(settings, sort_keys=True).encode("utf-8"))
-  for path in list(data_files) + [p for p in vocab_files if p]:
-    digest.update(("\0file:%s\0" % os.path.basename(path)).encode("utf-8"))
-    _hash_file(digest, path)
-  return digest.hexdigest()[:20]
-
-
-FeaturesFile = collections.namedtuple(
-    "FeaturesFile", ["path", "num_examples", "num_real_examples", "from_cache"])
-
-
-def _cache_paths(cache_dir, split, fingerprint):
-  base = os.path.join(cache_dir, "%s.%s.tf_record" % (split, fingerprint))
-  return base, base + ".json"
-
-
-def _remove_stale_caches(cache_dir, split, keep):
-  for path in glob.glob(os.path.join(cache_dir, "%s.*.tf_record*" % split)):
-    if not path.startswith(keep):
-      tf.logging.info("Removing stale feature cache %s", path)
-      tf.io.gfile.remove(path)
-
-
-def _convert_all(examples, label_list, max_seq_length, tokenizer, split):
-  """Yields the InputFeatures of each example, numbered, logging progress."""
+def classifier_records(examples, label_list, max_seq_length, tokenizer):
+  """Yields finetune_data records (FeatureSpec.classifier()) of the examples,
+  each with its position as example_index, logging progress."""
   label_map = {label: i for i, label in enumerate(label_list)}
   for index, example in enumerate(examples):
     if index and index % 10000 == 0:
-      tf.logging.info("Converting %s examples: %d of %d", split, index,
-                      len(examples))
+      tf.logging.info("Converting examples: %d of %d", index, len(examples))
     features = convert_single_example(example, label_map, max_seq_length,
                                       tokenizer)
-    features.example_index = index
-    yield features
-
-
-def prepare_features_file(examples_fn, fingerprint, cache_dir, split,
-                          label_list, max_seq_length, tokenizer,
-                          pad_to_multiple=1, sort_by_length=False):
-  """Returns a FeaturesFile for a split, converting only on a cache miss.
-
-  Args:
-    examples_fn: callable returning the split's InputExamples; not called
-      when a cache with this fingerprint exists.
-    fingerprint: from cache_fingerprint().
-    cache_dir: where caches live (output_dir in run_classifier).
-    split: "train", "dev" or "test" (names the file).
-    label_list, max_seq_length, tokenizer: as for convert_single_example.
-    pad_to_multiple: pad with fake examples to this multiple (TPU eval/predict).
-    sort_by_length: write records shortest first (stable), so that
-      consecutive eval/predict batches hold similar lengths and padding to the
-      longest of a batch costs little; `example_index` restores file order.
-
-  The record file is written under a temporary name and renamed; the JSON
-  sidecar with the counts is renamed last, so a cache is complete exactly when
-  the sidecar exists.
-  """
-  record_path, meta_path = _cache_paths(cache_dir, split, fingerprint)
-  if tf.io.gfile.exists(meta_path) and tf.io.gfile.exists(record_path):
-    with tf.io.gfile.GFile(meta_path, "r") as f:
-      meta = json.load(f)
-    tf.logging.info("Using cached %s features %s (%d examples)", split,
-                    record_path, meta["num_examples"])
-    return FeaturesFile(record_path, meta["num_examples"],
-                        meta["num_real_examples"], True)
-  tf.io.gfile.makedirs(cache_dir)
-  examples = examples_fn()
-  num_real = len(examples)
-  if pad_to_multiple > 1:
-    examples = pad_examples(examples, pad_to_multiple)
-  all_features = _convert_all(examples, label_list, max_seq_length, tokenizer,
-                              split)
-  if sort_by_length:
-    all_features = sorted(all_features, key=lambda f: len(f.input_ids))
-  tmp_record = record_path + ".tmp"
-  with tf.io.TFRecordWriter(tmp_record) as writer:
-    for features in all_features:
-      writer.write(features_to_tf_example(features).SerializeToString())
-  meta = dict(num_examples=len(examples), num_real_examples=num_real,
-              fingerprint=fingerprint, max_seq_length=max_seq_length,
-              labels=list(label_list))
-  tmp_meta = meta_path + ".tmp"
-  with tf.io.gfile.GFile(tmp_meta, "w") as f:
-    json.dump(meta, f, ensure_ascii=False)
-  tf.io.gfile.rename(tmp_record, record_path, overwrite=True)
-  tf.io.gfile.rename(tmp_meta, meta_path, overwrite=True)
-  _remove_stale_caches(cache_dir, split, keep=record_path)
-  tf.logging.info("Wrote %d %s features to %s", len(examples), split,
-                  record_path)
-  return FeaturesFile(record_path, len(examples), num_real, False)
-
-
-# ----------------------------------------------------------------------------
-# Input functions
-# ----------------------------------------------------------------------------
-
-SEQUENCE_KEYS = ("input_ids", "input_mask", "segment_ids")
-
-
-def default_bucket_boundaries(max_seq_length):
-  """Length buckets for training: fine steps for short texts, coarser later."""
-  candidates = [16, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384,
-                448]
-  return [b for b in candidates if b < max_seq_length]
-
-
-def decode_record(serialized):
-  """Parses one record into int32 tensors (TPUs lack int64 support)."""
-  spec = {key: tf.io.FixedLenSequenceFeature([], tf.int64, allow_missing=True)
-          for key in SEQUENCE_KEYS}
-  spec["label_ids"] = tf.io.FixedLenFeature([], tf.int64)
-  spec["is_real_example"] = tf.io.FixedLenFeature([], tf.int64)
-  spec["example_index"] = tf.io.FixedLenFeature([], tf.int64)
-  parsed = tf.io.parse_single_example(serialized, spec)
-  return {key: tf.cast(value, tf.int32) for key, value in parsed.items()}
-
-
-def _pad_to_fixed_length(max_seq_length):
-  def pad(features):
-    padded = dict(features)
-    for key in SEQUENCE_KEYS:
-      value = features[key][:max_seq_length]
-      value = tf.pad(value, [[0, max_seq_length - tf.shape(value)[0]]])
-      padded[key] = tf.reshape(value, [max_seq_length])
-    return padded
-  return pad
-
-
-def _padded_shapes():
-  shapes = {key: [None] for key in SEQUENCE_KEYS}
-  shapes.update(label_ids=[], is_real_example=[], example_index=[])
-  return shapes
-
-
-def batch_dataset(dataset, batch_size, is_training, drop_remainder,
-                  max_seq_length, dynamic_length=True, bucket_boundaries=None):
-  """Batches decoded examples.
-
-  dynamic_length: training draws each batch from one length bucket; eval and
-  predict keep file order (written sorted by length, see
-  prepare_features_file). Either way a batch is padded to its longest example.
-  Otherwise every example is padded to max_seq_length (static shapes).
-  """
-  if not dynamic_length:
-    dataset = dataset.map(_pad_to_fixed_length(max_seq_length))
-    return dataset.batch(batch_size, drop_remainder=drop_remainder)
-  if not is_training:
-    return dataset.padded_batch(batch_size, padded_shapes=_padded_shapes(),
-                                drop_remainder=drop_remainder)
-  boundaries = (bucket_boundaries if bucket_boundaries is not None
-                else default_bucket_boundaries(max_seq_length))
-  return dataset.bucket_by_sequence_length(
-      element_length_func=lambda features: tf.shape(features["input_ids"])[0],
-      bucket_boundaries=boundaries,
-      bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-      padded_shapes=_padded_shapes(),
-      drop_remainder=drop_remainder)
-
-
-def features_dataset(input_file, batch_size, max_seq_length, is_training,
-                     drop_remainder, dynamic_length=True, bucket_boundaries=None,
-                     shuffle_buffer=10000, input_context=None):
-  """A batched dataset over a features file.
-
-  Args:
-    input_context: a tf.distribute.InputContext when several input pipelines
-      feed a MirroredStrategy; each then reads its own shard of the records.
-  """
-  dataset = tf.data.TFRecordDataset(input_file)
-  if input_context is not None and input_context.num_input_pipelines > 1:
-    dataset = dataset.shard(input_context.num_input_pipelines,
-                            input_context.input_pipeline_id)
-  if is_training:
-    dataset = dataset.repeat().shuffle(buffer_size=shuffle_buffer)
-  dataset = dataset.map(decode_record,
-                        num_parallel_calls=tf.data.experimental.AUTOTUNE)
-  dataset = batch_dataset(dataset, batch_size, is_training, drop_remainder,
-                          max_seq_length, dynamic_length, bucket_boundaries)
-  return dataset.prefetch(tf.data.experimental.AUTOTUNE)
-
-
-def file_based_input_fn_builder(input_file, max_seq_length, is_training,
-                                drop_remainder, dynamic_length=True,
-                                bucket_boundaries=None, shuffle_buffer=10000):
-  """Returns an Estimator input_fn over a features file (batch size in params;
-  split between MirroredStrategy replicas)."""
-
-  def dataset_fn(batch_size, input_context):
-    return features_dataset(input_file, batch_size, max_seq_length, is_training,
-                            drop_remainder, dynamic_length, bucket_boundaries,
-                            shuffle_buffer, input_context)
-
-  return estimator_utils.input_fn_from_dataset_fn(dataset_fn)
+    yield dict(input_ids=features.input_ids, input_mask=features.input_mask,
+               segment_ids=features.segment_ids, label_ids=features.label_id,
+               example_index=index)

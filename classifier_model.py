@@ -7,70 +7,30 @@ once. The head is BERT's: dropout on the pooled output, then top-level
 variables `output_weights [num_labels, H]` and `output_bias [num_labels]`, the
 names albert_zh's fine-tuned checkpoints carry.
 
-The encoder is either modeling.AlbertModel (variables under `bert/`) or a TF-Hub
-module in TF1 Hub format (`hub_module_handle`, e.g. one written by export.py),
-whose `tokens` signature gives the pooled output.
+The encoder and the model_fn around the head are finetune_model's, shared with
+every fine-tuning script.
 """
 
 import tensorflow.compat.v1 as tf
 
-import estimator_utils
-import modeling
-import optimization
+import finetune_model
 
 # BERT's classifier dropout on the pooled output (training only).
 CLASSIFIER_DROPOUT = 0.1
 
 
-def encode(albert_config, is_training, input_ids, input_mask, segment_ids,
-           use_one_hot_embeddings=False, hub_module_handle=None,
-           use_fused_kernels=False):
-  """Returns the pooled output [B, H] of the ALBERT encoder.
-
-  use_fused_kernels: see modeling.AlbertModel (not for hub modules).
-  """
-  if hub_module_handle:
-    # Imported here: tensorflow_hub is only needed for hub modules.
-    import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
-    tags = {"train"} if is_training else set()
-    module = hub.Module(hub_module_handle, tags=tags, trainable=True)
-    outputs = module(dict(input_ids=input_ids, input_mask=input_mask,
-                          segment_ids=segment_ids),
-                     signature="tokens", as_dict=True)
-    return outputs["pooled_output"]
-  model = modeling.AlbertModel(
-      config=albert_config, is_training=is_training, input_ids=input_ids,
-      input_mask=input_mask, token_type_ids=segment_ids,
-      use_one_hot_embeddings=use_one_hot_embeddings,
-      use_fused_kernels=use_fused_kernels)
-  return model.get_pooled_output()
-
-
-def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
-                 labels, num_labels, use_one_hot_embeddings=False,
-                 hub_module_handle=None, use_fused_kernels=False):
-  """Builds the classifier.
+def classify(pooled_output, labels, num_labels, is_training, albert_config):
+  """BERT's classifier head on the pooled output [B, H].
 
   Returns:
     (loss, per_example_loss, logits, probabilities); loss is the mean over the
-    batch; per_example_loss is None when `labels` is None (serving graphs).
+    batch; loss and per_example_loss are None when `labels` is None.
   """
-  pooled_output = encode(albert_config, is_training, input_ids, input_mask,
-                         segment_ids, use_one_hot_embeddings, hub_module_handle,
-                         use_fused_kernels)
-  hidden_size = pooled_output.shape[-1]
-  initializer_range = (albert_config.initializer_range if albert_config
-                       else 0.02)
-  output_weights = tf.get_variable(
-      "output_weights", [num_labels, hidden_size],
-      initializer=modeling.create_initializer(initializer_range))
-  output_bias = tf.get_variable("output_bias", [num_labels],
-                                initializer=tf.zeros_initializer())
+  if is_training:
+    pooled_output = tf.nn.dropout(pooled_output, rate=CLASSIFIER_DROPOUT)
+  logits = finetune_model.dense_logits(pooled_output, num_labels, albert_config,
+                                       "output_weights", "output_bias")
   with tf.variable_scope("loss"):
-    if is_training:
-      pooled_output = tf.nn.dropout(pooled_output, rate=CLASSIFIER_DROPOUT)
-    logits = tf.nn.bias_add(
-        tf.matmul(pooled_output, output_weights, transpose_b=True), output_bias)
     probabilities = tf.nn.softmax(logits, axis=-1, name="probabilities")
     if labels is None:
       return None, None, logits, probabilities
@@ -78,6 +38,17 @@ def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
         labels=labels, logits=logits)
     loss = tf.reduce_mean(per_example_loss)
   return loss, per_example_loss, logits, probabilities
+
+
+def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
+                 labels, num_labels, use_one_hot_embeddings=False,
+                 hub_module_handle=None, use_fused_kernels=False):
+  """Builds encoder and classifier; returns classify()'s tuple."""
+  encoded = finetune_model.encode(
+      albert_config, is_training, input_ids, input_mask, segment_ids,
+      use_one_hot_embeddings, hub_module_handle, use_fused_kernels)
+  return classify(encoded.pooled_output, labels, num_labels, is_training,
+                  albert_config)
 
 
 def metric_fn(num_labels):
@@ -106,50 +77,33 @@ def metric_fn(num_labels):
   return compute
 
 
+def head_fn_builder(albert_config, num_labels):
+  """The classification head for finetune_model.model_fn_builder."""
+
+  def head(features, is_training, encoder):
+    encoded = encoder(features["input_ids"], features["input_mask"],
+                      features["segment_ids"])
+    label_ids = features["label_ids"]
+    loss, per_example_loss, logits, probabilities = classify(
+        encoded.pooled_output, label_ids, num_labels, is_training,
+        albert_config)
+    return finetune_model.HeadOutputs(
+        loss=loss, predictions={"probabilities": probabilities},
+        eval_metrics=(metric_fn(num_labels), dict(
+            per_example_loss=per_example_loss, label_ids=label_ids,
+            logits=logits, is_real_example=features["is_real_example"])))
+
+  return head
+
+
 def model_fn_builder(albert_config, num_labels, init_checkpoint, learning_rate,
                      num_train_steps, num_warmup_steps, use_tpu,
-                     use_one_hot_embeddings=False, optimizer="adamw",
-                     hub_module_handle=None, use_amp=False,
+                     optimizer="adamw", hub_module_handle=None, use_amp=False,
                      use_fused_kernels=False):
-  """Returns a TPUEstimator model_fn for training, eval and prediction.
-
-  use_fused_kernels: fused_ops' CPU kernels (see modeling.AlbertModel);
-  run_classifier sets it when no TPU or GPU is used.
-  """
-
-  def model_fn(features, labels, mode, params):  # pylint: disable=unused-argument
-    input_ids = features["input_ids"]
-    input_mask = features["input_mask"]
-    segment_ids = features["segment_ids"]
-    label_ids = features["label_ids"]
-    is_real_example = features["is_real_example"]
-    is_training = mode == tf.estimator.ModeKeys.TRAIN
-
-    loss, per_example_loss, logits, probabilities = create_model(
-        albert_config, is_training, input_ids, input_mask, segment_ids,
-        label_ids, num_labels, use_one_hot_embeddings, hub_module_handle,
-        use_fused_kernels)
-    scaffold_fn = estimator_utils.init_from_checkpoint(init_checkpoint,
-                                                       use_tpu)
-
-    if mode == tf.estimator.ModeKeys.TRAIN:
-      with tf.control_dependencies([estimator_utils.finite_loss_guard(loss)]):
-        train_op, _ = optimization.create_optimizer(
-            loss, learning_rate, num_train_steps, num_warmup_steps, use_tpu,
-            optimizer=optimizer, use_amp=use_amp,
-            use_fused_kernels=use_fused_kernels)
-      return tf.estimator.tpu.TPUEstimatorSpec(
-          mode=mode, loss=estimator_utils.reported_loss(loss),
-          train_op=train_op, scaffold_fn=scaffold_fn)
-    if mode == tf.estimator.ModeKeys.EVAL:
-      return tf.estimator.tpu.TPUEstimatorSpec(
-          mode=mode, loss=loss, scaffold_fn=scaffold_fn,
-          eval_metrics=(metric_fn(num_labels), [
-              per_example_loss, label_ids, logits, is_real_example]))
-    return tf.estimator.tpu.TPUEstimatorSpec(
-        mode=mode, scaffold_fn=scaffold_fn,
-        predictions={"probabilities": probabilities,
-                     "is_real_example": is_real_example,
-                     "example_index": features["example_index"]})
-
-  return model_fn
+  """The classifier's TPUEstimator model_fn (see finetune_model)."""
+  return finetune_model.model_fn_builder(
+      head_fn_builder(albert_config, num_labels), albert_config,
+      init_checkpoint, learning_rate, num_train_steps, num_warmup_steps,
+      use_tpu=use_tpu, optimizer=optimizer,
+      hub_module_handle=hub_module_handle, use_amp=use_amp,
+      use_fused_kernels=use_fused_kernels)

@@ -7,9 +7,9 @@ the non-finite-loss guard, throughput logging and the eval-results file.
 
 Stable API:
 
-  define_common_flags(save_checkpoints_steps=1000, iterations_per_loop=1000,
-                      keep_checkpoint_max=5, optimizer="lamb")
-      Declares the absl flags both scripts share: bert_config_file (alias
+  define_common_flags(**defaults)
+      Declares the absl flags every training script shares (once per process,
+      through shared_flags): bert_config_file (alias
       albert_config_file), init_checkpoint, output_dir, use_tpu, tpu_name,
       tpu_zone, gcp_project, master, num_tpu_cores, iterations_per_loop,
       save_checkpoints_steps, keep_checkpoint_max, log_step_count_steps,
@@ -60,6 +60,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import modeling
+import optimization
 import shared_flags
 
 FLAGS = flags.FLAGS
@@ -71,63 +72,18 @@ class NonFiniteLossError(RuntimeError):
   """The training loss became NaN or Inf."""
 
 
-def define_common_flags(save_checkpoints_steps=1000, iterations_per_loop=1000,
-                        keep_checkpoint_max=5, optimizer="lamb"):
-  """Declares the flags shared by the training scripts (defaults per script)."""
-  flags.DEFINE_string(
-      "bert_config_file", None,
-      "ALBERT config JSON (albert_zh 'brightmart' layout with ln_type, or "
-      "google layout with num_hidden_groups), e.g. "
-      "albert_config/albert_config_tiny.json.")
-  flags.DEFINE_alias("albert_config_file", "bert_config_file")
-  shared_flags.define("random_seed")
-  flags.DEFINE_string(
-      "init_checkpoint", None,
-      "Checkpoint to start from (a released albert_zh/google checkpoint or one "
-      "of ours). Optimizer slots in it are ignored. Ignored once output_dir "
-      "holds a checkpoint, which is resumed instead.")
-  flags.DEFINE_string(
-      "output_dir", None,
-      "Directory for checkpoints, TensorBoard events and eval results.")
-  flags.DEFINE_bool("use_tpu", False, "Run on a Cloud TPU.")
-  flags.DEFINE_string(
-      "tpu_name", None,
-      "Cloud TPU name or grpc://ip:port address (needed with --use_tpu).")
-  flags.DEFINE_string(
-      "tpu_zone", None,
-      "GCE zone of the TPU (looked up from metadata when unset).")
-  flags.DEFINE_string(
-      "gcp_project", None,
-      "GCP project of the TPU (looked up from metadata when unset).")
-  flags.DEFINE_string("master", None,
-                      "TensorFlow master URL (instead of --tpu_name).")
-  flags.DEFINE_integer("num_tpu_cores", 8,
-                       "TPU cores to replicate over (with --use_tpu).")
-  flags.DEFINE_integer(
-      "iterations_per_loop", iterations_per_loop,
-      "Steps run on the TPU per host call (also the granularity of "
-      "checkpointing and logging on TPU). Unused off TPU.")
-  flags.DEFINE_integer("save_checkpoints_steps", save_checkpoints_steps,
-                       "Save a checkpoint every this many steps.")
-  flags.DEFINE_integer("keep_checkpoint_max", keep_checkpoint_max,
-                       "How many recent checkpoints to keep.")
-  flags.DEFINE_integer(
-      "log_step_count_steps", 100,
-      "Log the loss, global_step/sec and examples/sec every this many steps.")
-  flags.DEFINE_enum("optimizer", optimizer, ["lamb", "adamw"],
-                    "Optimizer: lamb (layer-wise adaptive) or adamw.")
-  flags.DEFINE_bool(
-      "use_xla", False,
-      "Compile the training graph with XLA (auto-clustering, CPU and GPU).")
-  flags.DEFINE_bool(
-      "use_amp", False,
-      "GPU automatic mixed precision (float16 graph rewrite) with dynamic loss "
-      "scaling.")
-  flags.DEFINE_integer(
-      "num_gpus", 1,
-      "0: CPU only. 1: one GPU if one is visible, else CPU. N>1: data-parallel "
-      "over N GPUs with tf.distribute.MirroredStrategy (the batch size flags "
-      "are global batch sizes).")
+COMMON_FLAGS = (
+    "bert_config_file", "random_seed", "init_checkpoint", "output_dir",
+    "use_tpu", "tpu_name", "tpu_zone", "gcp_project", "master",
+    "num_tpu_cores", "iterations_per_loop", "save_checkpoints_steps",
+    "keep_checkpoint_max", "log_step_count_steps", "optimizer", "use_xla",
+    "use_amp", "num_gpus")
+
+
+def define_common_flags(**defaults):
+  """Declares the flags shared by the training scripts (shared_flags.define:
+  once per process; `defaults` are the calling script's own defaults)."""
+  shared_flags.define(*COMMON_FLAGS, **defaults)
 
 
 def validate_common_flags(flags_obj):
@@ -343,6 +299,25 @@ def init_from_checkpoint(init_checkpoint, use_tpu):
   return scaffold_fn
 
 
+def guarded_train_op(loss, **optimizer_args):
+  """(train_op, learning_rate) of optimization.create_optimizer, applied only
+  while the loss is finite (see finite_loss_guard).
+
+  The train branch of every model_fn (pretraining and fine-tuning) goes
+  through here and `train_spec`.
+  """
+  with tf.control_dependencies([finite_loss_guard(loss)]):
+    return optimization.create_optimizer(loss, **optimizer_args)
+
+
+def train_spec(loss, train_op, scaffold_fn=None, training_hooks=None):
+  """The TRAIN-mode TPUEstimatorSpec (the logged loss is a replica mean)."""
+  return tf.estimator.tpu.TPUEstimatorSpec(
+      mode=tf.estimator.ModeKeys.TRAIN, loss=reported_loss(loss),
+      train_op=train_op, training_hooks=training_hooks,
+      scaffold_fn=scaffold_fn)
+
+
 def reported_loss(loss):
   """The loss for the EstimatorSpec: the Estimator sums it over replicas."""
   if tf.distribute.has_strategy():
@@ -358,6 +333,108 @@ def finite_loss_guard(loss):
   return tf.debugging.Assert(
       tf.reduce_all(tf.math.is_finite(loss)),
       [_NON_FINITE_MARKER, step + 1, "loss", loss], name="finite_loss_guard")
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints and output directories.
+
+
+def checkpoint_step(checkpoint_path):
+  """The step in a `model.ckpt-N` name, or -1."""
+  match = re.search(r"-(\d+)$", checkpoint_path)
+  return int(match.group(1)) if match else -1
+
+
+def _checkpoint_problem(checkpoint_path):
+  """Why the checkpoint cannot be restored (None if every tensor reads)."""
+  if not tf.io.gfile.exists(checkpoint_path + ".index"):
+    return "its .index file is missing"
+  try:
+    reader = tf.train.load_checkpoint(checkpoint_path)
+    for name in reader.get_variable_to_shape_map():
+      reader.get_tensor(name)
+  except (tf.errors.OpError, ValueError) as e:
+    return "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:200])
+  return None
+
+
+def _candidate_checkpoints(model_dir):
+  """Every checkpoint prefix in model_dir (state file and .index files),
+  newest step first."""
+  prefixes = set()
+  state = tf.train.get_checkpoint_state(model_dir)
+  if state:
+    for path in list(state.all_model_checkpoint_paths) + [
+        state.model_checkpoint_path]:
+      if path:
+        prefixes.add(path if os.path.isabs(path) or "://" in path
+                     else os.path.join(model_dir, path))
+  for index in tf.io.gfile.glob(os.path.join(model_dir, "*.ckpt-*.index")):
+    prefixes.add(index[:-len(".index")])
+  return sorted(prefixes, key=checkpoint_step, reverse=True)
+
+
+def recover_latest_checkpoint(model_dir):
+  """Makes model_dir's newest *readable* checkpoint the one training resumes.
+
+  A crash while saving can leave the newest checkpoint truncated; the
+  Estimator would then fail with DataLossError on every restart. Unreadable
+  checkpoints newer than the newest good one are skipped with a warning that
+  says why, and the `checkpoint` state file is rewritten to name the good one
+  (no file of the bad one is deleted).
+
+  Returns:
+    The checkpoint training will resume from, or None.
+  """
+  if not tf.io.gfile.isdir(model_dir):
+    return None
+  candidates = _candidate_checkpoints(model_dir)
+  skipped = []
+  for path in candidates:
+    problem = _checkpoint_problem(path)
+    if problem is None:
+      break
+    skipped.append(path)
+    tf.logging.warning("Skipping unreadable checkpoint %s (%s); resuming from "
+                       "an earlier one.", path, problem)
+  else:
+    path = None
+  state = tf.train.get_checkpoint_state(model_dir)
+  named = state.model_checkpoint_path if state else None
+  if skipped or (path and named and os.path.basename(named) !=
+                 os.path.basename(path)):
+    good = [p for p in reversed(candidates) if p not in skipped]
+    if path is None:
+      tf.io.gfile.remove(os.path.join(model_dir, "checkpoint"))
+      tf.logging.warning("No readable checkpoint left in %s: training starts "
+                         "from the beginning.", model_dir)
+    else:
+      tf.train.update_checkpoint_state(
+          model_dir, os.path.basename(path),
+          all_model_checkpoint_paths=[os.path.basename(p) for p in good])
+  return path
+
+
+def latest_step(model_dir):
+  """The global step of model_dir's newest readable checkpoint, else 0."""
+  checkpoint = recover_latest_checkpoint(model_dir)
+  if not checkpoint:
+    return 0
+  return int(tf.train.load_variable(checkpoint, "global_step"))
+
+
+def check_writable_dir(path, flag_name="output_dir"):
+  """Creates `path` if needed and proves it is writable, before any work."""
+  probe = os.path.join(path, ".write_test")
+  try:
+    tf.io.gfile.makedirs(path)
+    with tf.io.gfile.GFile(probe, "w") as f:
+      f.write("ok")
+    tf.io.gfile.remove(probe)
+  except (tf.errors.OpError, OSError) as e:
+    raise ValueError("--%s=%s is not writable (%s); pass a directory you can "
+                     "write to." % (flag_name, path,
+                                    str(e).splitlines()[0])) from e
 
 
 # ----------------------------------------------------------------------------

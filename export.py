@@ -1,14 +1,16 @@
 # coding=utf-8
-"""Exports for serving and reuse: a classifier SavedModel and a TF-Hub module.
+"""Exports for serving and reuse: task SavedModels and a TF-Hub module.
 
-* `export_classifier`: a SavedModel (tag "serve") for TF Serving whose
-  `serving_default` signature maps int32 `input_ids`, `input_mask`,
-  `segment_ids` [batch, seq] (any seq up to max_position_embeddings) to
-  `probabilities` and `logits` [batch, num_labels]. It is written to
-  `<export_base>/<global_step>/`, the versioned layout TF Serving scans.
-  `assets.extra/` holds what a client needs to build inputs -- the vocab (or
-  SentencePiece model) and `classifier_info.json` (labels, do_lower_case,
-  max_seq_length) -- which similarity.py reads.
+* `export_saved_model`: any fine-tuned head as a SavedModel (tag "serve") for
+  TF Serving, written to `<export_base>/<global_step>/` (the versioned layout
+  TF Serving scans). Its `serving_default` signature is whatever the task's
+  build function returns (int32 `input_ids`, `input_mask`, `segment_ids`
+  [batch, seq] in, the head's outputs out). `assets.extra/` holds what a
+  client needs to build inputs: the vocab (or SentencePiece model) and an
+  info JSON (labels, casing, lengths). `SavedModelRunner` loads one for
+  serving (the task predictors build on it).
+* `export_classifier`: run_classifier's SavedModel (probabilities and logits
+  [batch, num_labels], `classifier_info.json`), read by similarity.py.
 * `export_hub_module`: the pretrained encoder in TF1 Hub format (tensorflow_hub
   0.15, as google-research/albert publishes), with signatures
     tokens:  input_ids, input_mask, segment_ids -> pooled_output,
@@ -25,66 +27,57 @@ Everything is written under a temporary name and renamed when complete.
 
 import json
 import os
-import shutil
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 import classifier_model
+import finetune_data
 import modeling
+import tokenization
 
 CLASSIFIER_INFO_FILE = "classifier_info.json"
+MODEL_INFO_FILE = "model_info.json"
 _SIGNATURE_INPUTS = ("input_ids", "input_mask", "segment_ids")
 # Variables the mlm signature needs; a fine-tuned checkpoint lacks them.
 _MLM_VARIABLE = "cls/predictions/output_bias"
 
 
-def _input_placeholders():
+def input_placeholders():
+  """int32 input_ids, input_mask, segment_ids placeholders [batch, seq]."""
   return [tf.placeholder(tf.int32, [None, None], name=name)
           for name in _SIGNATURE_INPUTS]
 
 
-def _move_into_place(tmp_path, final_path):
-  if tf.io.gfile.exists(final_path):
-    shutil.rmtree(final_path)
-  tf.io.gfile.rename(tmp_path, final_path)
-
-
-def _fresh_dir(path):
-  if tf.io.gfile.exists(path):
-    shutil.rmtree(path)
-  return path
-
-
-def export_classifier(albert_config, checkpoint_path, label_list, export_base,
-                      vocab_files, do_lower_case, max_seq_length,
-                      hub_module_handle=None):
-  """Writes the fine-tuned classifier as a SavedModel; returns its directory.
+def export_saved_model(build_fn, checkpoint_path, export_base, info,
+                       vocab_files, info_file=MODEL_INFO_FILE):
+  """Writes a fine-tuned model as a SavedModel for serving; returns its dir.
 
   Args:
-    albert_config: the encoder's config (unused with hub_module_handle).
-    checkpoint_path: a checkpoint of run_classifier.py.
-    label_list: label strings in id order.
-    export_base: the version directory is created below it.
-    vocab_files: [vocab_file, spm_model_file] (either may be None).
-    do_lower_case, max_seq_length: tokenization settings, for clients.
-    hub_module_handle: when the classifier was fine-tuned from a hub module.
+    build_fn: build_fn() builds the serving graph (inference mode) and returns
+      (inputs, outputs): dicts of tensors for the `serving_default` signature.
+    checkpoint_path: the fine-tuned checkpoint whose variables are saved.
+    export_base: the version directory `<global_step>/` (the layout TF Serving
+      scans) is created below it.
+    info: a JSON-able dict of what a client needs (labels, tokenization
+      settings, lengths); written to assets.extra/<info_file> with the names of
+      the vocab copies and the checkpoint.
+    vocab_files: [vocab_file, spm_model_file] (either may be None), copied to
+      assets.extra/.
   """
   step = int(tf.train.load_variable(checkpoint_path, "global_step"))
   final_dir = os.path.join(export_base, str(step))
-  tmp_dir = _fresh_dir(final_dir + ".tmp")
+  tmp_dir = final_dir + ".tmp"
+  if tf.io.gfile.exists(tmp_dir):
+    tf.io.gfile.rmtree(tmp_dir)
   with tf.Graph().as_default():
-    input_ids, input_mask, segment_ids = _input_placeholders()
-    _, _, logits, probabilities = classifier_model.create_model(
-        albert_config, False, input_ids, input_mask, segment_ids, None,
-        len(label_list), hub_module_handle=hub_module_handle)
+    inputs, outputs = build_fn()
     saver = tf.train.Saver(tf.global_variables())
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
       saver.restore(sess, checkpoint_path)
       signature = tf.saved_model.signature_def_utils.predict_signature_def(
-          inputs=dict(input_ids=input_ids, input_mask=input_mask,
-                      segment_ids=segment_ids),
-          outputs=dict(probabilities=probabilities, logits=logits))
+          inputs=inputs, outputs=outputs)
       builder = tf.saved_model.builder.SavedModelBuilder(tmp_dir)
       builder.add_meta_graph_and_variables(
           sess, [tf.saved_model.tag_constants.SERVING],
@@ -93,15 +86,14 @@ def export_classifier(albert_config, checkpoint_path, label_list, export_base,
               .DEFAULT_SERVING_SIGNATURE_DEF_KEY: signature},
           strip_default_attrs=True)
       builder.save()
-  _write_client_assets(tmp_dir, label_list, vocab_files, do_lower_case,
-                       max_seq_length, checkpoint_path)
-  _move_into_place(tmp_dir, final_dir)
-  tf.logging.info("Exported the classifier SavedModel to %s", final_dir)
+  _write_client_assets(tmp_dir, info, vocab_files, checkpoint_path, info_file)
+  finetune_data.replace_dir(tmp_dir, final_dir)
+  tf.logging.info("Exported the SavedModel to %s", final_dir)
   return final_dir
 
 
-def _write_client_assets(saved_model_dir, label_list, vocab_files,
-                         do_lower_case, max_seq_length, checkpoint_path):
+def _write_client_assets(saved_model_dir, info, vocab_files, checkpoint_path,
+                         info_file):
   extra_dir = os.path.join(saved_model_dir, "assets.extra")
   tf.io.gfile.makedirs(extra_dir)
   copied = []
@@ -112,12 +104,34 @@ def _write_client_assets(saved_model_dir, label_list, vocab_files,
       copied.append(os.path.basename(path))
     else:
       copied.append(None)
+  info = dict(info, vocab_file=copied[0], spm_model_file=copied[1],
+              checkpoint=checkpoint_path)
+  finetune_data.write_json(os.path.join(extra_dir, info_file), info, indent=2)
+
+
+def export_classifier(albert_config, checkpoint_path, label_list, export_base,
+                      vocab_files, do_lower_case, max_seq_length,
+                      hub_module_handle=None):
+  """Writes the fine-tuned classifier as a SavedModel; returns its directory.
+
+  Its signature maps input_ids, input_mask, segment_ids to probabilities and
+  logits [batch, num_labels]; assets.extra/classifier_info.json has labels,
+  do_lower_case and max_seq_length (read by similarity.py).
+  """
+
+  def build():
+    input_ids, input_mask, segment_ids = input_placeholders()
+    _, _, logits, probabilities = classifier_model.create_model(
+        albert_config, False, input_ids, input_mask, segment_ids, None,
+        len(label_list), hub_module_handle=hub_module_handle)
+    return (dict(input_ids=input_ids, input_mask=input_mask,
+                 segment_ids=segment_ids),
+            dict(probabilities=probabilities, logits=logits))
+
   info = dict(labels=list(label_list), do_lower_case=bool(do_lower_case),
-              max_seq_length=int(max_seq_length), vocab_file=copied[0],
-              spm_model_file=copied[1], checkpoint=checkpoint_path)
-  with tf.io.gfile.GFile(os.path.join(extra_dir, CLASSIFIER_INFO_FILE),
-                         "w") as f:
-    json.dump(info, f, ensure_ascii=False, indent=2)
+              max_seq_length=int(max_seq_length))
+  return export_saved_model(build, checkpoint_path, export_base, info,
+                            vocab_files, info_file=CLASSIFIER_INFO_FILE)
 
 
 def latest_saved_model(path):
@@ -130,9 +144,73 @@ def latest_saved_model(path):
                   os.path.join(path, name, "saved_model.pb"))]
   if not versions:
     raise ValueError("%s is neither a SavedModel nor a directory of numbered "
-                     "SavedModel versions (run_classifier.py --export_dir "
-                     "writes <export_dir>/classifier/<step>/)." % path)
+                     "SavedModel versions (the scripts' --export_dir writes "
+                     "<export_dir>/<model>/<step>/)." % path)
   return os.path.join(path, max(versions, key=lambda v: int(v.strip("/"))))
+
+
+class SavedModelRunner(object):
+  """One exported model, loaded once, run many times (serving predictors).
+
+  Attributes:
+    info: the dict export_saved_model wrote to assets.extra/.
+    tokenizer: a FullTokenizer from the exported vocab and casing.
+  """
+
+  def __init__(self, saved_model, info_file=MODEL_INFO_FILE, num_threads=0):
+    path = latest_saved_model(saved_model)
+    extra_dir = os.path.join(path, "assets.extra")
+    info_path = os.path.join(extra_dir, info_file)
+    if not tf.io.gfile.exists(info_path):
+      raise ValueError("%s lacks assets.extra/%s (labels and tokenization); "
+                       "export it with the training script's --export_dir." %
+                       (path, info_file))
+    with tf.io.gfile.GFile(info_path) as f:
+      self.info = json.load(f)
+    in_extra = lambda name: os.path.join(extra_dir, name) if name else None
+    self.tokenizer = tokenization.FullTokenizer(
+        vocab_file=in_extra(self.info["vocab_file"]),
+        do_lower_case=self.info["do_lower_case"],
+        spm_model_file=in_extra(self.info["spm_model_file"]))
+    self.path = path
+    self._graph = tf.Graph()
+    config = tf.ConfigProto(intra_op_parallelism_threads=num_threads,
+                            inter_op_parallelism_threads=num_threads)
+    self._session = tf.Session(graph=self._graph, config=config)
+    meta_graph = tf.saved_model.loader.load(
+        self._session, [tf.saved_model.tag_constants.SERVING], path)
+    signature = meta_graph.signature_def[
+        tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
+    tensor = lambda info: self._graph.get_tensor_by_name(info.name)
+    self._inputs = {name: tensor(value)
+                    for name, value in signature.inputs.items()}
+    self._outputs = {name: tensor(value)
+                     for name, value in signature.outputs.items()}
+    # Nothing may be added per request: a stray op would raise, not slow down.
+    self._graph.finalize()
+    tf.logging.info("Loaded %s", path)
+
+  def run(self, feeds, output_names=None):
+    """Runs the signature: feeds {input name: array} -> {output: array}."""
+    names = output_names or sorted(self._outputs)
+    fetched = self._session.run([self._outputs[n] for n in names], feed_dict={
+        self._inputs[name]: value for name, value in feeds.items()})
+    return dict(zip(names, fetched))
+
+  def close(self):
+    self._session.close()
+
+
+def pad_batch(sequences_per_input, pad_value=0):
+  """[n, longest] int32 arrays, one per input, from lists of id lists."""
+  arrays = []
+  for sequences in sequences_per_input:
+    longest = max(len(s) for s in sequences)
+    array = np.full([len(sequences), longest], pad_value, np.int32)
+    for row, values in enumerate(sequences):
+      array[row, :len(values)] = values
+    arrays.append(array)
+  return arrays
 
 
 # ----------------------------------------------------------------------------
@@ -156,7 +234,7 @@ def _hub_module_fn(albert_config, vocab_file, do_lower_case, spm_model_file):
   import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
 
   def module_fn(is_training):
-    input_ids, input_mask, segment_ids = _input_placeholders()
+    input_ids, input_mask, segment_ids = input_placeholders()
     mlm_positions = tf.placeholder(tf.int32, [None, None], name="mlm_positions")
     model = modeling.AlbertModel(
         config=albert_config, is_training=is_training, input_ids=input_ids,
@@ -194,9 +272,11 @@ def export_hub_module(albert_config, checkpoint_path, export_path, vocab_file,
       _hub_module_fn(albert_config, vocab_file, do_lower_case, spm_model_file),
       tags_and_args=[({"train"}, dict(is_training=True)),
                      (set(), dict(is_training=False))])
-  tmp_path = _fresh_dir(export_path + ".tmp")
+  tmp_path = export_path + ".tmp"
+  if tf.io.gfile.exists(tmp_path):
+    tf.io.gfile.rmtree(tmp_path)
   spec.export(tmp_path, checkpoint_path=checkpoint_path)
-  _move_into_place(tmp_path, export_path)
+  finetune_data.replace_dir(tmp_path, export_path)
   tf.logging.info("Exported the TF-Hub module to %s", export_path)
   return export_path
 

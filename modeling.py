@@ -30,6 +30,7 @@ import six
 import tensorflow.compat.v1 as tf
 
 import fused_ops
+import tokenization
 
 LAYOUTS = ("brightmart", "google")
 LN_TYPES = ("postln", "preln")
@@ -45,6 +46,12 @@ _REQUIRED_SIZES = ("vocab_size", "embedding_size", "hidden_size",
 _GOOGLE_KEYS = ("num_hidden_groups", "inner_group_num", "net_structure_type",
                 "gap_size", "num_memory_blocks", "down_scale_factor")
 _BRIGHTMART_KEYS = ("ln_type",)
+# Type and range of every numeric key, checked by AlbertConfig.validate.
+_POSITIVE_INT_KEYS = _REQUIRED_SIZES + (
+    "max_position_embeddings", "type_vocab_size", "num_hidden_groups",
+    "inner_group_num", "down_scale_factor")
+_NON_NEGATIVE_INT_KEYS = ("net_structure_type", "gap_size", "num_memory_blocks")
+_PROBABILITY_KEYS = ("hidden_dropout_prob", "attention_probs_dropout_prob")
 # BERT-Chinese leftovers that albert_zh's published configs still carry; no
 # code ever read them.
 _IGNORED_KEYS = ("directionality", "pooler_fc_size", "pooler_num_attention_heads",
@@ -139,12 +146,25 @@ class AlbertConfig(object):
     return cls.from_dict(values, source=json_file)
 
   def validate(self):
-    """Raises ValueError naming the first key with an impossible value."""
-    for key in _REQUIRED_SIZES + ("max_position_embeddings", "type_vocab_size",
-                                  "num_hidden_groups", "inner_group_num"):
-      value = getattr(self, key)
-      if not isinstance(value, six.integer_types) or value <= 0:
-        raise ValueError("%s must be a positive integer, got %r" % (key, value))
+    """Raises ValueError naming the first key with an impossible value.
+
+    Every key is checked for type and range here, so a bad value never reaches
+    TensorFlow (where a string dropout or a boolean layer count fails late, or
+    not at all, and without the key's name).
+    """
+    for key in _POSITIVE_INT_KEYS:
+      _check_int(key, getattr(self, key), minimum=1)
+    for key in _NON_NEGATIVE_INT_KEYS:
+      _check_int(key, getattr(self, key), minimum=0)
+    for key in _PROBABILITY_KEYS:
+      value = _check_number(key, getattr(self, key))
+      if not 0 <= value < 1:
+        raise ValueError("%s must be a probability in [0, 1) (1 would drop "
+                         "everything), got %r" % (key, value))
+    if _check_number("initializer_range", self.initializer_range) <= 0:
+      raise ValueError("initializer_range must be a positive number (the "
+                       "stddev of the initial weights), got %r" %
+                       self.initializer_range)
     _check_choice("layout", self.layout, LAYOUTS)
     _check_choice("ln_type", self.ln_type, LN_TYPES)
     _check_choice("sharing", self.sharing, SHARING_MODES)
@@ -177,9 +197,61 @@ def _config_arg_names():
 
 
 def _check_choice(key, value, choices):
-  if value not in choices:
+  if not isinstance(value, str) or value not in choices:
     raise ValueError("unknown %s %r; expected one of %s" %
                      (key, value, ", ".join(choices)))
+
+
+def _describe(value):
+  """How a JSON value reads in an error: strings are called strings."""
+  if isinstance(value, str):
+    return "the string %r (write numbers without quotes)" % value
+  return "%r (%s)" % (value, type(value).__name__)
+
+
+def _check_int(key, value, minimum):
+  # bool is an int subclass in Python: `true` would load as 1 layer.
+  if isinstance(value, bool) or not isinstance(value, six.integer_types):
+    raise ValueError("%s must be an integer, got %s" % (key, _describe(value)))
+  if value < minimum:
+    raise ValueError("%s must be a %s integer, got %r" % (
+        key, "positive" if minimum == 1 else "non-negative", value))
+
+
+def _check_number(key, value):
+  """Returns value if it is a finite int or float (not bool, not a string)."""
+  if (isinstance(value, bool) or
+      not isinstance(value, six.integer_types + (float,)) or
+      not math.isfinite(value)):
+    raise ValueError("%s must be a number, got %s" % (key, _describe(value)))
+  return value
+
+
+def check_vocab_fits(vocab_size, vocab, source):
+  """Raises ValueError if token ids from `vocab` can reach `vocab_size`.
+
+  A config whose vocab_size is smaller than the vocabulary only fails at the
+  first training step (`indices[5] = 1489 is not in [0, 1000)`), after a
+  checkpoint was written; call this before building the graph.
+
+  Args:
+    vocab_size: the config's vocab_size.
+    vocab: a vocab.txt path, or the number of ids the tokenizer can produce
+      (e.g. len(tokenizer.vocab), which also covers SentencePiece models).
+    source: the config file (or flag) that gave vocab_size, for the message.
+  """
+  if isinstance(vocab, str):
+    num_ids = len(tokenization.load_vocab(vocab, required_tokens=()))
+    what = "%s has %d tokens" % (vocab, num_ids)
+  else:
+    num_ids = int(vocab)
+    what = "the tokenizer produces %d ids" % num_ids
+  if num_ids > vocab_size:
+    raise ValueError(
+        "%s (0..%d) but vocab_size %d in %s is smaller: ids >= %d have no "
+        "embedding row. Pass the config and vocab of one model (released "
+        "models pair albert_config/*.json with vocab.txt of 21128 tokens)."
+        % (what, num_ids - 1, vocab_size, source, vocab_size))
 
 
 def _infer_layout(values, source):

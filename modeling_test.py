@@ -656,3 +656,61 @@ def test_size_mismatch_names_variable(tmp_path):
 def test_unreadable_checkpoint_is_clear(tmp_path):
   with pytest.raises(ValueError, match="Cannot read checkpoint"):
     modeling.checkpoint_layout(str(tmp_path / "nothing.ckpt"))
+
+
+# ------------------------------------------- config values (issue 14, item 6)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("hidden_dropout_prob", "0.1", r"hidden_dropout_prob.*string '0\.1'"),
+    ("hidden_dropout_prob", 1.5, r"hidden_dropout_prob.*\[0, 1\).*1\.5"),
+    ("attention_probs_dropout_prob", -0.1, r"attention_probs_dropout_prob"),
+    ("attention_probs_dropout_prob", None, r"attention_probs_dropout_prob.*None"),
+    ("num_hidden_layers", True, r"num_hidden_layers.*integer.*True"),
+    ("num_hidden_layers", 4.0, r"num_hidden_layers.*integer.*4\.0"),
+    ("hidden_size", -312, r"hidden_size.*positive.*-312"),
+    ("vocab_size", 0, r"vocab_size.*positive"),
+    ("max_position_embeddings", "512", r"max_position_embeddings.*string"),
+    ("initializer_range", 0, r"initializer_range.*positive"),
+    ("initializer_range", float("nan"), r"initializer_range"),
+    ("num_attention_heads", 7, r"hidden_size \(312\).*num_attention_heads \(7\)"),
+    ("hidden_act", ["gelu"], r"hidden_act"),
+    ("ln_type", None, r"ln_type"),
+])
+def test_bad_config_value_names_file_and_key(tmp_path, key, value, message):
+  path = tmp_path / "my_config.json"
+  path.write_text(json.dumps(dict(PUBLISHED_TINY, **{key: value})))
+  with pytest.raises(ValueError, match=r"my_config\.json: .*" + message):
+    modeling.AlbertConfig.from_json_file(str(path))
+
+
+@pytest.mark.parametrize("key,value", [
+    ("gap_size", -1), ("num_memory_blocks", "0"), ("down_scale_factor", 0),
+    ("net_structure_type", True), ("num_hidden_groups", 0),
+    ("inner_group_num", 1.0)])
+def test_bad_google_key_names_key(key, value):
+  with pytest.raises(ValueError, match=r"google\.json: .*%s" % key):
+    modeling.AlbertConfig.from_dict(dict(PUBLISHED_TINY_GOOGLE, **{key: value}),
+                                    source="google.json")
+
+
+def test_integral_probabilities_and_ranges_are_accepted():
+  # JSON writers drop ".0": 0 is a valid dropout probability.
+  config = modeling.AlbertConfig.from_dict(
+      dict(PUBLISHED_TINY, hidden_dropout_prob=0, initializer_range=1))
+  assert config.hidden_dropout_prob == 0 and config.initializer_range == 1
+
+
+def test_check_vocab_fits(tmp_path):
+  vocab_file = tmp_path / "vocab.txt"
+  vocab_file.write_text("\n".join(
+      ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("甲乙丙")) + "\n",
+                        encoding="utf-8")
+  modeling.check_vocab_fits(8, str(vocab_file), "c.json")
+  modeling.check_vocab_fits(9, str(vocab_file), "c.json")  # unused rows: fine
+  modeling.check_vocab_fits(8, 8, "c.json")
+  with pytest.raises(ValueError, match=(
+      r"vocab\.txt has 8 tokens.*vocab_size 7 in c\.json")):
+    modeling.check_vocab_fits(7, str(vocab_file), "c.json")
+  with pytest.raises(ValueError, match=r"1000 ids.*vocab_size 999"):
+    modeling.check_vocab_fits(999, 1000, "c.json")

@@ -24,26 +24,19 @@ import tensorflow.compat.v1 as tf
 
 import estimator_utils
 import modeling
-import optimization
 import pretraining_input
 import shared_flags
 
 FLAGS = flags.FLAGS
 
-estimator_utils.define_common_flags(save_checkpoints_steps=1000,
-                                    iterations_per_loop=1000,
-                                    optimizer="lamb")
-shared_flags.define("input_file", "max_seq_length", "max_predictions_per_seq")
+estimator_utils.define_common_flags(optimizer="lamb")
+shared_flags.define("input_file", "max_seq_length", "max_predictions_per_seq",
+                    "do_train", "do_eval", "train_batch_size",
+                    "eval_batch_size", "learning_rate")
 flags.DEFINE_string(
     "eval_input_file", None,
     "Held-out TFRecords for --do_eval (comma-separated paths or globs). The "
     "originals evaluated on the training files, which measures memorisation.")
-flags.DEFINE_bool("do_train", False, "Train.")
-flags.DEFINE_bool("do_eval", False, "Evaluate on --eval_input_file.")
-flags.DEFINE_integer("train_batch_size", 32,
-                     "Global training batch size (over all devices).")
-flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
 flags.DEFINE_integer("num_train_steps", 100000,
                      "Total training steps (the learning rate reaches 0 here).")
 flags.DEFINE_integer("num_warmup_steps", 10000,
@@ -98,6 +91,42 @@ def check_record_lengths(input_files, max_seq_length, max_predictions_per_seq,
                 flag_name, name, path, length, expected_length, length_flag))
 
 
+# How many records of each input file check_record_ids reads: enough to catch
+# a vocab/config mismatch (it shows in nearly every record) in well under a
+# second per file, without reading a corpus of many GB.
+RECORDS_CHECKED_PER_FILE = 1000
+
+
+def check_record_ids(input_files, config, config_file, flag_name,
+                     max_records=RECORDS_CHECKED_PER_FILE):
+  """Checks token and segment ids of the first `max_records` of each file.
+
+  An id >= vocab_size would otherwise fail only at the first training step,
+  inside TensorFlow's gather, after a checkpoint was written.
+  """
+  limits = {"input_ids": ("vocab_size", config.vocab_size),
+            "masked_lm_ids": ("vocab_size", config.vocab_size),
+            "segment_ids": ("type_vocab_size", config.type_vocab_size)}
+  for path in input_files:
+    for index, record in enumerate(tf.io.tf_record_iterator(path)):
+      if index >= max_records:
+        break
+      features = tf.train.Example.FromString(record).features.feature
+      for name, (key, limit) in limits.items():
+        values = features[name].int64_list.value
+        if values and not 0 <= min(values) <= max(values) < limit:
+          bad = max(values) if max(values) >= limit else min(values)
+          raise ValueError(
+              "--%s: %s record %d has %s id %d >= %s %d of %s (or negative): "
+              "the records were written with a larger vocabulary than the "
+              "config's. Pass the config matching the vocab_file the data was "
+              "made with." % (flag_name, path, index, name, bad, key, limit,
+                              config_file))
+  tf.logging.info("--%s: ids of the first %d records of each of %d file(s) are "
+                  "within vocab_size %d", flag_name, max_records,
+                  len(input_files), config.vocab_size)
+
+
 def validate_flags(flags_obj, devices=None):
   """Checks the flags before anything is built.
 
@@ -137,6 +166,8 @@ def validate_flags(flags_obj, devices=None):
     train_files = expand_input_patterns(flags_obj.input_file, "input_file")
     check_record_lengths(train_files, flags_obj.max_seq_length,
                          flags_obj.max_predictions_per_seq, "input_file")
+    check_record_ids(train_files, config, flags_obj.bert_config_file,
+                     "input_file")
   if flags_obj.do_eval:
     if not flags_obj.eval_input_file:
       raise ValueError(
@@ -146,6 +177,8 @@ def validate_flags(flags_obj, devices=None):
                                        "eval_input_file")
     check_record_lengths(eval_files, flags_obj.max_seq_length,
                          flags_obj.max_predictions_per_seq, "eval_input_file")
+    check_record_ids(eval_files, config, flags_obj.bert_config_file,
+                     "eval_input_file")
   return config, train_files, eval_files
 
 
@@ -250,13 +283,12 @@ def model_fn_builder(albert_config, init_checkpoint, learning_rate,
     if is_training:
       # No update is applied (and so no checkpoint saved) once the loss is
       # not finite.
-      with tf.control_dependencies(
-          [estimator_utils.finite_loss_guard(total_loss)]):
-        train_op, lr = optimization.create_optimizer(
-            total_loss, learning_rate, num_train_steps, num_warmup_steps,
-            use_tpu, optimizer=optimizer, poly_power=poly_power,
-            start_warmup_step=start_warmup_step, use_amp=use_amp,
-            use_fused_kernels=use_fused_kernels)
+      train_op, lr = estimator_utils.guarded_train_op(
+          total_loss, init_lr=learning_rate, num_train_steps=num_train_steps,
+          num_warmup_steps=num_warmup_steps, use_tpu=use_tpu,
+          optimizer=optimizer, poly_power=poly_power,
+          start_warmup_step=start_warmup_step, use_amp=use_amp,
+          use_fused_kernels=use_fused_kernels)
       training_hooks = None
       if not use_tpu:  # a TPU's tensors cannot be fetched by host hooks
         training_summaries(outputs, features, lr)
@@ -265,10 +297,8 @@ def model_fn_builder(albert_config, init_checkpoint, learning_rate,
              "masked_lm_loss": outputs["masked_lm_loss"],
              "sentence_order_loss": outputs["sentence_order_loss"],
              "learning_rate": lr}, every_n_iter=log_every_n_steps)]
-      return tf.estimator.tpu.TPUEstimatorSpec(
-          mode=mode, loss=estimator_utils.reported_loss(total_loss),
-          train_op=train_op, training_hooks=training_hooks,
-          scaffold_fn=scaffold_fn)
+      return estimator_utils.train_spec(total_loss, train_op, scaffold_fn,
+                                        training_hooks)
 
     if mode == tf.estimator.ModeKeys.EVAL:
       batch_size = modeling.get_shape_list(features["input_ids"])[0]

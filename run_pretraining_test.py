@@ -368,3 +368,26 @@ def test_random_seed_flag_seeds_the_graph(tmp_path):
   values = flag_values(tmp_path, tmp_path / "out", random_seed=7)
   config = estimator_utils.make_run_config(types.SimpleNamespace(**values))
   assert config.tf_random_seed == 7
+
+
+def test_record_ids_beyond_vocab_size_fail_before_training(data_dir,
+                                                           tmp_path):
+  # The records hold ids up to 119; a config with 100 rows used to fail at
+  # the first step ("indices ... is not in [0, 100)") after model.ckpt-0.
+  config_path = str(tmp_path / "small_vocab.json")
+  with open(config_path, "w") as f:
+    json.dump(dict(TINY_CONFIG, vocab_size=100), f)
+  output_dir = tmp_path / "out"
+  values = flag_values(data_dir, output_dir, do_train=True,
+                       bert_config_file=config_path)
+  with pytest.raises(ValueError, match=(
+      r"--input_file: .*train\.tfrecord record \d+ has input_ids id 1\d\d"
+      r" >= vocab_size 100 of .*small_vocab\.json")):
+    run_with_flags(values)
+  assert not tf.io.gfile.exists(str(output_dir)) or \
+      checkpoint_step(output_dir) is None
+  # Segment ids are checked against type_vocab_size the same way.
+  with open(config_path, "w") as f:
+    json.dump(dict(TINY_CONFIG, type_vocab_size=1), f)
+  with pytest.raises(ValueError, match=r"segment_ids id 1 >= type_vocab_size 1"):
+    run_pretraining.validate_flags(types.SimpleNamespace(**values))

@@ -15,54 +15,182 @@ from absl import flags
 # each script's --helpshort still lists the flags it uses.
 flags.disclaim_key_flags()
 
+_string, _bool, _integer, _float, _list = (
+    flags.DEFINE_string, flags.DEFINE_bool, flags.DEFINE_integer,
+    flags.DEFINE_float, flags.DEFINE_list)
+
+
+def _enum(*choices):
+  return lambda name, default, help_text: flags.DEFINE_enum(
+      name, default, list(choices), help_text)
+
+
+# name -> (define function, default, help). Scripts may pass their own
+# default to `define`; the first definition in a process wins.
 _SHARED_FLAGS = {
+    # Data creation and vocabularies.
     "input_file": (
-        flags.DEFINE_string, None,
+        _string, None,
         "Input file(s), a comma-separated list of files or glob patterns: "
         "UTF-8 text (one sentence per line, documents separated by an empty "
         "line) for create_pretraining_data.py and build_vocab.py, pretraining "
         "TFRecords for run_pretraining.py."),
     "output_file": (
-        flags.DEFINE_string, None,
+        _string, None,
         "Output file(s): comma-separated TFRecords for "
         "create_pretraining_data.py (instances are dealt to them in turn); "
         "the vocab for build_vocab.py (default albert_config/vocab.txt)."),
     "vocab_file": (
-        flags.DEFINE_string, None,
-        "WordPiece vocab.txt the model was (or will be) trained with."),
+        _string, None,
+        "WordPiece vocab.txt the model was (or will be) trained with. Optional "
+        "with --albert_hub_module_handle (the module carries its vocab)."),
     "spm_model_file": (
-        flags.DEFINE_string, None,
+        _string, None,
         "SentencePiece model (google-research/albert English models) instead "
         "of a WordPiece vocab."),
     "do_lower_case": (
-        flags.DEFINE_bool, True,
+        _bool, True,
         "Lower-case the text and strip accents before tokenizing (the released "
         "Chinese models are uncased)."),
     "max_seq_length": (
-        flags.DEFINE_integer, 128,
+        _integer, 128,
         "Maximum tokens per sequence, [CLS] and [SEP]s included; must match "
         "the TFRecords a training script reads."),
     "random_seed": (
-        flags.DEFINE_integer, 12345,
+        _integer, 12345,
         "Seed of every random choice: create_pretraining_data.py's masking and "
         "pairing (the same seed gives byte-identical output), and the "
-        "initialisation and data order of run_pretraining.py and "
-        "run_classifier.py."),
+        "initialisation and data order of the training scripts."),
     "max_predictions_per_seq": (
-        flags.DEFINE_integer, 20,
+        _integer, 20,
         "Maximum masked-LM predictions per sequence; must match the "
         "TFRecords run_pretraining.py reads."),
+    # Every training script (estimator_utils.define_common_flags).
+    "bert_config_file": (
+        _string, None,
+        "ALBERT config JSON (albert_zh 'brightmart' layout with ln_type, or "
+        "google layout with num_hidden_groups), e.g. "
+        "albert_config/albert_config_tiny.json. Alias: --albert_config_file."),
+    "init_checkpoint": (
+        _string, None,
+        "Checkpoint to start from (a released albert_zh/google checkpoint or "
+        "one of ours). Optimizer slots in it are ignored. Ignored once "
+        "output_dir holds a checkpoint, which is resumed instead."),
+    "output_dir": (
+        _string, None,
+        "Directory for checkpoints, TensorBoard events, caches and results "
+        "(local or gs://)."),
+    "use_tpu": (_bool, False, "Run on a Cloud TPU."),
+    "tpu_name": (
+        _string, None,
+        "Cloud TPU name or grpc://ip:port address (needed with --use_tpu)."),
+    "tpu_zone": (
+        _string, None,
+        "GCE zone of the TPU (looked up from metadata when unset)."),
+    "gcp_project": (
+        _string, None,
+        "GCP project of the TPU (looked up from metadata when unset)."),
+    "master": (_string, None, "TensorFlow master URL (instead of --tpu_name)."),
+    "num_tpu_cores": (_integer, 8,
+                      "TPU cores to replicate over (with --use_tpu)."),
+    "iterations_per_loop": (
+        _integer, 1000,
+        "Steps run on the TPU per host call (also the granularity of "
+        "checkpointing and logging on TPU). Unused off TPU."),
+    "save_checkpoints_steps": (
+        _integer, 1000,
+        "Save a checkpoint every this many steps (fine-tuning scripts also "
+        "evaluate dev at each one with --do_eval)."),
+    "keep_checkpoint_max": (_integer, 5,
+                            "How many recent checkpoints to keep."),
+    "log_step_count_steps": (
+        _integer, 100,
+        "Log the loss, global_step/sec and examples/sec every this many "
+        "steps."),
+    "optimizer": (_enum("lamb", "adamw"), "lamb",
+                  "Optimizer: lamb (layer-wise adaptive) or adamw."),
+    "use_xla": (
+        _bool, False,
+        "Compile the training graph with XLA (auto-clustering, CPU and GPU)."),
+    "use_amp": (
+        _bool, False,
+        "GPU automatic mixed precision (float16 graph rewrite) with dynamic "
+        "loss scaling."),
+    "num_gpus": (
+        _integer, 1,
+        "0: CPU only. 1: one GPU if one is visible, else CPU. N>1: "
+        "data-parallel over N GPUs with tf.distribute.MirroredStrategy (the "
+        "batch size flags are global batch sizes)."),
+    "do_train": (_bool, False, "Train."),
+    "do_eval": (
+        _bool, False,
+        "Evaluate: held-out TFRecords for run_pretraining.py; the dev split "
+        "for the fine-tuning scripts (at every saved checkpoint when "
+        "training, keeping the best one in output_dir/best/)."),
+    "train_batch_size": (_integer, 32,
+                         "Global training batch size (over all devices)."),
+    "eval_batch_size": (_integer, 8, "Global evaluation batch size."),
+    "learning_rate": (_float, 5e-5, "Peak learning rate."),
+    # The fine-tuning scripts (finetuning.define_flags).
+    "data_dir": (_string, None,
+                 "Directory with the task's train/dev/test files."),
+    "do_predict": (
+        _bool, False,
+        "Predict the test split with the best (else latest) checkpoint."),
+    "predict_batch_size": (_integer, 8, "Prediction batch size."),
+    "num_train_epochs": (_float, 3.0, "Passes over the training data."),
+    "train_step": (
+        _integer, 0,
+        "Training steps (google-research/albert's spelling); overrides "
+        "--num_train_epochs when positive."),
+    "warmup_proportion": (_float, 0.1,
+                          "Fraction of training steps with linear warmup."),
+    "warmup_step": (
+        _integer, -1,
+        "Warmup steps; overrides --warmup_proportion when >= 0."),
+    "albert_hub_module_handle": (
+        _string, None,
+        "Fine-tune from this TF-Hub module (TF1 Hub format, e.g. a local path "
+        "written by --export_dir or export.py) instead of --init_checkpoint."),
+    "export_dir": (
+        _string, None,
+        "Write a SavedModel of the fine-tuned model (export_dir/<model>/"
+        "<step>) and, with --init_checkpoint, the pretrained encoder as a "
+        "TF-Hub module (export_dir/hub_module)."),
+    "skip_bad_rows": (
+        _bool, False,
+        "Skip malformed rows or records and count them, instead of stopping "
+        "with their file and line (or JSON path)."),
+    "dynamic_length": (
+        _bool, True,
+        "Pad each batch to its longest sequence (training batches are grouped "
+        "by length) instead of padding every sequence to max_seq_length. TPUs "
+        "need --nodynamic_length."),
+    "labels": (
+        _list, None,
+        "Comma-separated labels (their order fixes the ids) for tasks whose "
+        "labels are not fixed. Default: the labels found in the training "
+        "file."),
 }
 
+_ALIASES = {"albert_config_file": "bert_config_file"}
 
-def define(*names):
-  """Defines the named shared flags, once per process, for the caller."""
+
+def define(*names, **defaults):
+  """Defines the named shared flags, once per process, for the caller.
+
+  defaults: a script's own default for some of them (used only when this call
+  defines the flag).
+  """
   for name in names:
     if name in flags.FLAGS:
       flags.declare_key_flag(name)
     else:
       define_flag, default, help_text = _SHARED_FLAGS[name]
-      define_flag(name, default, help_text)
+      define_flag(name, defaults.get(name, default), help_text)
+    for alias, target in _ALIASES.items():
+      if target == name and alias not in flags.FLAGS:
+        flags.DEFINE_alias(alias, target)
 
 
 def expand_input_files(value, flag_name="input_file", glob_fn=glob.glob,

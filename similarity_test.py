@@ -1,9 +1,12 @@
 # coding=utf-8
 """Tests for the SimilarityPredictor: padding to the pair's own length,
-batch/single agreement, the loaded graph being reused, and the command."""
+batch/single agreement, the loaded graph being reused, and the command (one
+output line per input line, bad lines marked, not skipped)."""
 
+import json
 import os
 
+from absl import app
 from absl import flags
 import numpy as np
 import pytest
@@ -32,6 +35,29 @@ def saved_model(tmp_path_factory):
   export.export_classifier(config, checkpoint, export_test.LABELS, base,
                            [vocab_file, None], True, 6)
   return base
+
+
+def _copy_tree(source, target):
+  for directory, _, files in tf.io.gfile.walk(source):
+    relative = os.path.relpath(directory, source)
+    tf.io.gfile.makedirs(os.path.join(target, relative))
+    for name in files:
+      tf.io.gfile.copy(os.path.join(directory, name),
+                       os.path.join(target, relative, name))
+
+
+@pytest.fixture(scope="module")
+def pair_saved_model(saved_model, tmp_path_factory):
+  """The same SavedModel, its info saying it classifies sentence pairs."""
+  target = str(tmp_path_factory.mktemp("pair_model"))
+  _copy_tree(export.latest_saved_model(saved_model), target)
+  info_path = os.path.join(target, "assets.extra", export.CLASSIFIER_INFO_FILE)
+  with tf.io.gfile.GFile(info_path) as f:
+    info = json.load(f)
+  info["is_pair"] = True
+  with tf.io.gfile.GFile(info_path, "w") as f:
+    json.dump(info, f)
+  return target
 
 
 @pytest.fixture(scope="module")
@@ -84,24 +110,93 @@ def test_missing_info_file_is_explained(saved_model, tmp_path):
     similarity.SimilarityPredictor(copy)
 
 
-def test_command_prints_label_and_probabilities(saved_model, predictor,
-                                                capsys, monkeypatch):
+def _run_command(saved_model, argv, stdin_lines, monkeypatch, extra_flags=()):
+  """Runs similarity.main in-process; returns its exit status."""
   FLAGS.unparse_flags()
-  FLAGS(["similarity.py", "--saved_model=%s" % saved_model])
+  FLAGS(["similarity.py", "--saved_model=%s" % saved_model] + list(extra_flags))
   try:
-    similarity.main(["similarity.py", "甲乙丙", "丁戊"])
-    monkeypatch.setattr("sys.stdin", iter(["甲\t乙\n", "子丑\n", "\n"]))
-    similarity.main(["similarity.py"])
+    monkeypatch.setattr("sys.stdin", iter(stdin_lines))
+    return similarity.main(["similarity.py"] + list(argv))
   finally:
     FLAGS.unparse_flags()
+
+
+def _check_scored(line, line_number, expected):
+  printed_id, printed_label, printed = line.split("\t")
+  assert printed_id == str(line_number)
+  label, probabilities = expected
+  assert printed_label == label
+  np.testing.assert_allclose([float(p) for p in printed.split()],
+                             probabilities, atol=1e-4)
+
+
+def test_command_prints_label_and_probabilities(saved_model, predictor,
+                                                capsys, monkeypatch):
+  status = _run_command(saved_model, ["甲乙丙", "丁戊"], [], monkeypatch)
+  assert not status
+  line, = capsys.readouterr().out.splitlines()
+  label, printed = line.split("\t")
+  expected_label, expected = predictor.predict_pair("甲乙丙", "丁戊")
+  assert label == expected_label
+  np.testing.assert_allclose([float(p) for p in printed.split()], expected,
+                             atol=1e-4)
+
+
+def test_every_stdin_line_gets_one_output_line_with_its_number(
+    saved_model, predictor, capsys, monkeypatch):
+  # The export does not say whether the model takes pairs: one or two texts.
+  stdin = ["甲\t乙\n", "子丑\n", "\n", "甲\t乙\t丙\n", "\t乙\n", "丙\t丁\r\n"]
+  status = _run_command(saved_model, [], stdin, monkeypatch)
   captured = capsys.readouterr()
   lines = captured.out.splitlines()
-  expected = [predictor.predict_pair(*pair)
-              for pair in [("甲乙丙", "丁戊"), ("甲", "乙"), ("子丑", None)]]
-  assert len(lines) == 3
-  for line, (label, probabilities) in zip(lines, expected):
-    printed_label, printed = line.split("\t")
-    assert printed_label == label
-    np.testing.assert_allclose([float(p) for p in printed.split()],
-                               probabilities, atol=1e-4)
-  assert "stdin:3: expected text_a<TAB>text_b" in captured.err
+  assert len(lines) == len(stdin)
+  _check_scored(lines[0], 1, predictor.predict_pair("甲", "乙"))
+  _check_scored(lines[1], 2, predictor.predict_pair("子丑"))
+  assert lines[2] == "3\tERROR\tempty text_a"
+  assert lines[3] == ("4\tERROR\texpected text_a or text_a<TAB>text_b, "
+                      "found 3 tab-separated columns")
+  assert lines[4] == "5\tERROR\tempty text_a"
+  _check_scored(lines[5], 6, predictor.predict_pair("丙", "丁"))
+  # Not silent: a non-zero exit status and a count on stderr.
+  assert status == 1
+  assert "3 of 6 stdin lines could not be scored" in captured.err
+
+
+def test_pair_model_rejects_single_texts_and_empty_text_b(
+    pair_saved_model, predictor, capsys, monkeypatch):
+  stdin = ["甲\t乙\n", "子丑\n", "甲\t \n"]
+  status = _run_command(pair_saved_model, [], stdin, monkeypatch)
+  lines = capsys.readouterr().out.splitlines()
+  assert len(lines) == 3 and status == 1
+  _check_scored(lines[0], 1, predictor.predict_pair("甲", "乙"))
+  assert lines[1] == "2\tERROR\tempty text_b (this is a sentence-pair model)"
+  assert lines[2].startswith("3\tERROR\tempty text_b")
+  # One text on the command line is a usage error for a pair model.
+  with pytest.raises(app.UsageError, match="sentence-pair model"):
+    _run_command(pair_saved_model, ["甲乙"], [], monkeypatch)
+
+
+def test_single_text_model_flag_rejects_pairs(saved_model, predictor, capsys,
+                                              monkeypatch):
+  stdin = ["甲乙\n", "甲\t乙\n"]
+  status = _run_command(saved_model, [], stdin, monkeypatch, ["--nopair"])
+  lines = capsys.readouterr().out.splitlines()
+  assert status == 1 and len(lines) == 2
+  _check_scored(lines[0], 1, predictor.predict_pair("甲乙"))
+  assert lines[1] == ("2\tERROR\texpected text_a (this is a single-text "
+                      "model), found 2 tab-separated columns")
+
+
+def test_api_rejects_empty_texts_naming_the_pair(predictor, pair_saved_model):
+  with pytest.raises(ValueError, match=r"pair 1: empty text_a"):
+    predictor.predict([("甲", "乙"), ("  ", "乙")])
+  with pytest.raises(ValueError, match=r"pair 0: empty text_b"):
+    predictor.predict_pair("甲", "")
+  pair_predictor = similarity.SimilarityPredictor(pair_saved_model)
+  try:
+    assert pair_predictor.is_pair
+    with pytest.raises(ValueError, match=r"pair 0: empty text_b \(this is a "
+                       "sentence-pair model\)"):
+      pair_predictor.predict_pair("甲")
+  finally:
+    pair_predictor.close()
