@@ -60,6 +60,21 @@ def f1_score(labels, predictions, positive=1):
   return 2.0 * true_pos / denominator if denominator else 0.0
 
 
+def precision(labels, predictions, positive=1):
+  """TP / (TP + FP) of the `positive` class; 0 when nothing is predicted
+  positive."""
+  labels, predictions = _as_arrays(labels, predictions)
+  true_pos, false_pos, _, _ = _binary_counts(labels, predictions, positive)
+  return true_pos / (true_pos + false_pos) if true_pos + false_pos else 0.0
+
+
+def recall(labels, predictions, positive=1):
+  """TP / (TP + FN) of the `positive` class; 0 without positive labels."""
+  labels, predictions = _as_arrays(labels, predictions)
+  true_pos, _, false_neg, _ = _binary_counts(labels, predictions, positive)
+  return true_pos / (true_pos + false_neg) if true_pos + false_neg else 0.0
+
+
 def matthews_corrcoef(labels, predictions, positive=1):
   """Matthews correlation of a binary task (CoLA's metric), in [-1, 1].
 
@@ -119,6 +134,8 @@ def spearman_corrcoef(labels, predictions):
 _METRIC_FUNCTIONS = {
     "accuracy": accuracy,
     "f1": f1_score,
+    "precision": precision,
+    "recall": recall,
     "matthews_corr": matthews_corrcoef,
     "pearson": pearson_corrcoef,
     "spearman": spearman_corrcoef,
@@ -179,13 +196,14 @@ def task_metrics(task_name, num_labels=None):
   """The TaskMetrics of `task_name` (case-insensitive).
 
   A task not in the table (generic_single/generic_pair, a user's own data)
-  reports accuracy, plus F1 of label id 1 when it has two labels.
+  reports accuracy, plus F1, precision and recall of label id 1 when it has
+  two labels.
   """
   found = TASK_METRICS.get(task_name.lower())
   if found is not None:
     return found
   if num_labels == 2:
-    return TaskMetrics(("accuracy", "f1"), "accuracy")
+    return TaskMetrics(("accuracy", "f1", "precision", "recall"), "accuracy")
   return _ACCURACY
 
 

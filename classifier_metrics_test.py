@@ -24,6 +24,11 @@ def test_f1_counts_the_positive_class_only():
   # All negative: TP 0, FP 0, FN 2 -> 0 (not a division by zero).
   assert cm.f1_score([1, 1, 0], [0, 0, 0]) == 0.0
   assert cm.f1_score([0, 0], [0, 0]) == 0.0
+  # TP 1, FP 2, FN 1: precision 1/3, recall 1/2; 0 without positives.
+  assert cm.precision([1, 1, 0, 0], [1, 0, 1, 1]) == pytest.approx(1 / 3)
+  assert cm.recall([1, 1, 0, 0], [1, 0, 1, 1]) == pytest.approx(1 / 2)
+  assert cm.precision([1, 0], [0, 0]) == 0.0
+  assert cm.recall([0, 0], [1, 0]) == 0.0
 
 
 def test_matthews_correlation():
@@ -81,7 +86,7 @@ def test_task_table_and_compute_metrics():
   assert cm.task_metrics("mrpc").names == ("f1", "accuracy")
   assert cm.task_metrics("cluewsc2020").main == "accuracy"
   assert cm.task_metrics("generic_pair", num_labels=2).names == (
-      "accuracy", "f1")
+      "accuracy", "f1", "precision", "recall")
   assert cm.task_metrics("generic_single", num_labels=3).names == (
       "accuracy",)
   results = cm.compute_metrics(cola, [1, 1, 1, 1, 0, 0, 0],

@@ -5,7 +5,8 @@ Shared by run_classifier.py (training, eval, predict), export.py (SavedModel)
 and similarity.py (the low-latency predictor), so the classifier graph exists
 once. The head is BERT's: dropout on the pooled output, then top-level
 variables `output_weights [num_labels, H]` and `output_bias [num_labels]`, the
-names albert_zh's fine-tuned checkpoints carry.
+names albert_zh's fine-tuned checkpoints carry. Regression tasks (GLUE's
+STS-B) use the same layout with one output unit and squared error.
 
 The encoder and the model_fn around the head are finetune_model's, shared with
 every fine-tuning script.
@@ -38,6 +39,29 @@ def classify(pooled_output, labels, num_labels, is_training, albert_config):
         labels=labels, logits=logits)
     loss = tf.reduce_mean(per_example_loss)
   return loss, per_example_loss, logits, probabilities
+
+
+def regress(pooled_output, labels, is_training, albert_config):
+  """The regression head (STS-B): one output unit, mean squared error.
+
+  The variables keep the classifier's names (output_weights [1, H],
+  output_bias [1]), as google-research/albert's STS-B head does.
+
+  Returns:
+    (loss, per_example_loss, predictions [B]); the losses are None when
+    `labels` is None.
+  """
+  if is_training:
+    pooled_output = tf.nn.dropout(pooled_output, rate=CLASSIFIER_DROPOUT)
+  logits = finetune_model.dense_logits(pooled_output, 1, albert_config,
+                                       "output_weights", "output_bias")
+  with tf.variable_scope("loss"):
+    predictions = tf.squeeze(logits, [-1], name="predictions")
+    if labels is None:
+      return None, None, predictions
+    per_example_loss = tf.square(predictions - tf.cast(labels, tf.float32))
+    loss = tf.reduce_mean(per_example_loss)
+  return loss, per_example_loss, predictions
 
 
 def create_model(albert_config, is_training, input_ids, input_mask, segment_ids,
@@ -77,18 +101,42 @@ def metric_fn(num_labels):
   return compute
 
 
-def head_fn_builder(albert_config, num_labels):
-  """The classification head for finetune_model.model_fn_builder."""
+def regression_metric_fn(per_example_loss, is_real_example):
+  """TPUEstimator metric_fn of the regression head: the mean squared error as
+  eval_loss (correlations need every prediction; run_classifier computes them
+  from the predictions with classifier_metrics)."""
+  weights = tf.cast(is_real_example, tf.float32)
+  return {"eval_loss": tf.metrics.mean(per_example_loss, weights=weights)}
+
+
+def head_fn_builder(albert_config, num_labels, is_regression=False):
+  """The classification (or, with is_regression, the one-unit regression)
+  head for finetune_model.model_fn_builder.
+
+  Predictions carry the batch's label_ids too, so that metrics over a whole
+  split (Matthews, F1, Pearson, Spearman) can be computed from one prediction
+  pass over dev.
+  """
 
   def head(features, is_training, encoder):
     encoded = encoder(features["input_ids"], features["input_mask"],
                       features["segment_ids"])
     label_ids = features["label_ids"]
+    if is_regression:
+      loss, per_example_loss, scores = regress(
+          encoded.pooled_output, label_ids, is_training, albert_config)
+      return finetune_model.HeadOutputs(
+          loss=loss, predictions={"predictions": scores,
+                                  "label_ids": label_ids},
+          eval_metrics=(regression_metric_fn, dict(
+              per_example_loss=per_example_loss,
+              is_real_example=features["is_real_example"])))
     loss, per_example_loss, logits, probabilities = classify(
         encoded.pooled_output, label_ids, num_labels, is_training,
         albert_config)
     return finetune_model.HeadOutputs(
-        loss=loss, predictions={"probabilities": probabilities},
+        loss=loss, predictions={"probabilities": probabilities,
+                                "label_ids": label_ids},
         eval_metrics=(metric_fn(num_labels), dict(
             per_example_loss=per_example_loss, label_ids=label_ids,
             logits=logits, is_real_example=features["is_real_example"])))

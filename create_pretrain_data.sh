@@ -11,7 +11,11 @@
 #   OUTPUT_DIR/tf_examples_seq128.tfrecord  the demo's short sequences: seq 128,
 #       max_predictions_per_seq 20, masked_lm_prob 0.15
 # Environment: PYTHON (interpreter, default `python`), NUM_WORKERS (default 2),
-# DUPE_FACTOR (masked copies of the corpus, default 5).
+# DUPE_FACTOR (masked copies of the corpus, default 5), NUM_SHARDS and
+# SHARD_INDEX (default 1 and 0): run one task per shard (e.g. a Slurm array,
+# SHARD_INDEX=$SLURM_ARRAY_TASK_ID) and each writes
+# tf_examples_seq*.tfrecord-<SHARD_INDEX>-of-<NUM_SHARDS>; together the shards
+# hold exactly the instances of one unsharded run.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -19,6 +23,8 @@ OUTPUT_DIR="${1:-./pretrain_data}"
 PYTHON="${PYTHON:-python}"
 NUM_WORKERS="${NUM_WORKERS:-2}"
 DUPE_FACTOR="${DUPE_FACTOR:-5}"
+NUM_SHARDS="${NUM_SHARDS:-1}"
+SHARD_INDEX="${SHARD_INDEX:-0}"
 
 mkdir -p "${OUTPUT_DIR}"
 
@@ -35,7 +41,9 @@ make_set() {
     --masked_lm_prob="${masked_lm_prob}" \
     --dupe_factor="${DUPE_FACTOR}" \
     --random_seed=12345 \
-    --num_workers="${NUM_WORKERS}"
+    --num_workers="${NUM_WORKERS}" \
+    --num_shards="${NUM_SHARDS}" \
+    --shard_index="${SHARD_INDEX}"
 }
 
 make_set 512 51 0.10

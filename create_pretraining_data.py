@@ -17,7 +17,12 @@ Compared with the original scripts this one
   * streams: documents are processed in bounded blocks, in parallel, and the
     instances are shuffled in a bounded buffer, so memory does not grow with
     the corpus;
-  * writes each output under a temporary name and renames it when complete.
+  * writes each output under a temporary name and renames it when complete,
+    and fails (leaving no file) when the input yields no instances;
+  * shards across machines: with --num_shards=N --shard_index=i, a run takes
+    the documents at positions i, i+N, i+2N, ... (whole documents) and writes
+    `<output_file>-0000i-of-0000N`; since every document has its own rng, the
+    N outputs together hold exactly the instances of one unsharded run.
 
 Usage:
   python create_pretraining_data.py --input_file=data/sample_text_zh.txt \
@@ -88,6 +93,15 @@ flags.DEFINE_enum(
 flags.DEFINE_integer(
     "shuffle_buffer_size", 20000,
     "Instances held in the shuffle buffer before writing; bounds memory.")
+flags.DEFINE_integer(
+    "num_shards", 1,
+    "Split the work over this many machines (or batch-scheduler tasks), each "
+    "run with its own --shard_index; together they write the instances of one "
+    "unsharded run. Outputs are named <output_file>-<index>-of-<num_shards>.")
+flags.DEFINE_integer(
+    "shard_index", 0,
+    "Which shard this run makes, in [0, num_shards): the documents at "
+    "positions shard_index, shard_index + num_shards, ... of the input.")
 
 # Documents are handed to workers in blocks of about this many characters:
 # large enough to amortise the hand-off, small enough to balance two workers
@@ -98,6 +112,9 @@ _BLOCK_MAX_CHARS = 50000
 _MAX_DOCUMENT_CHARS = 100000
 _PROGRESS_INTERVAL_SECS = 10.0
 _NUM_EXAMPLES_TO_LOG = 2
+# Below this --max_seq_length an instance holds so few tokens that
+# num_to_predict masks only one or two of them.
+_MIN_USEFUL_SEQ_LENGTH = 16
 
 
 PretrainingOptions = collections.namedtuple("PretrainingOptions", [
@@ -741,27 +758,42 @@ def iter_documents(input_files, on_decode_error, stats):
       yield document
 
 
-def iter_blocks(documents):
-  """Groups documents into (block_index, first_document_index, documents).
+def select_shard(documents, num_shards, shard_index, stats):
+  """Yields (position in the input, document) for this shard's documents.
 
-  Block boundaries depend only on the text, never on the number of workers,
-  which keeps the output identical for any --num_workers.
+  Shard i takes the documents at positions i, i + N, i + 2N, ...: whole
+  documents, spread evenly however the corpus is ordered, and the position
+  (which seeds the document's rng) is the one an unsharded run gives it.
   """
+  for document_index, document in enumerate(documents):
+    stats["documents_in_input"] += 1
+    if document_index % num_shards == shard_index:
+      yield document_index, document
+
+
+def iter_blocks(indexed_documents):
+  """Groups (document_index, document) pairs into blocks.
+
+  Yields (block_index, document_indices, documents). Block boundaries depend
+  only on the text, never on the number of workers, which keeps the output
+  identical for any --num_workers.
+  """
+  indices = []
   block = []
   block_chars = 0
   block_index = 0
-  first_document_index = 0
-  for document in documents:
+  for document_index, document in indexed_documents:
+    indices.append(document_index)
     block.append(document)
     block_chars += sum(len(line) for line in document)
     if block_chars >= _BLOCK_MAX_CHARS:
-      yield block_index, first_document_index, block
+      yield block_index, indices, block
       block_index += 1
-      first_document_index += len(block)
+      indices = []
       block = []
       block_chars = 0
   if block:
-    yield block_index, first_document_index, block
+    yield block_index, indices, block
 
 
 # ---------------------------------------------------------------------------
@@ -790,13 +822,13 @@ class BlockProcessor(object):
 
   def __call__(self, block):
     """Returns (serialized examples in shuffled order, Counter of stats)."""
-    block_index, first_document_index, lines_of_documents = block
+    block_index, document_indices, lines_of_documents = block
     stats = collections.Counter()
     documents = []  # (index in the corpus, encoded sentences)
-    for offset, lines in enumerate(lines_of_documents):
+    for document_index, lines in zip(document_indices, lines_of_documents):
       sentences = self.encode_document(lines, stats)
       if sentences:
-        documents.append((first_document_index + offset, sentences))
+        documents.append((document_index, sentences))
       else:
         stats["skipped_documents_without_tokens"] += 1
     stats["documents"] += len(documents)
@@ -915,8 +947,8 @@ class AtomicRecordWriters(object):
     self._next = (self._next + 1) % len(self._writers)
 
   def __exit__(self, exc_type, exc_value, traceback):
-    if not self._writers and exc_type is None:
-      self._open()  # no instances at all: still write (empty) files
+    if not self._writers:
+      return False  # nothing was written: no file, not even an empty one
     for writer in self._writers:
       writer.close()
     gfile = _tf().io.gfile
@@ -997,10 +1029,62 @@ def summarize(stats, options):
            stats["single_sentences_split"], skipped))
 
 
+def shard_output_files(output_files, num_shards, shard_index):
+  """The output paths of one shard: `<path>-<index>-of-<num_shards>`.
+
+  The names of different shards never clash, so every task of a batch job can
+  be given the same --output_file; one shard keeps the names unchanged.
+  """
+  if num_shards < 1:
+    raise ValueError("--num_shards=%d must be at least 1" % num_shards)
+  if not 0 <= shard_index < num_shards:
+    raise ValueError("--shard_index=%d must be in [0, --num_shards=%d)" %
+                     (shard_index, num_shards))
+  if num_shards == 1:
+    return list(output_files)
+  return ["%s-%05d-of-%05d" % (path, shard_index, num_shards)
+          for path in output_files]
+
+
+def _warn_if_sequences_too_short(options):
+  if options.max_seq_length >= _MIN_USEFUL_SEQ_LENGTH:
+    return
+  max_tokens = options.max_seq_length - 3  # [CLS] A [SEP] B [SEP]
+  logging.warning(
+      "--max_seq_length=%d leaves at most %d tokens per instance, so at most "
+      "%d masked token(s) per instance (masked_lm_prob %g): almost nothing "
+      "will be masked and the MLM loss learns little. Use %d or more (the "
+      "released models use 128 and 512).", options.max_seq_length, max_tokens,
+      num_to_predict(max_tokens, options.masked_lm_prob,
+                     options.max_predictions_per_seq),
+      options.masked_lm_prob, _MIN_USEFUL_SEQ_LENGTH)
+
+
+def _no_instances_error(input_files, stats, num_shards, shard_index):
+  """The ValueError for a run that made no instance, saying what was read."""
+  shard = ""
+  if num_shards > 1:
+    shard = ("; this is shard %d of %d, which gets every %d-th of the %d "
+             "documents of the input (use fewer shards)" %
+             (shard_index, num_shards, num_shards,
+              stats["documents_in_input"]))
+  return ValueError(
+      "no instances from %d input file(s) (%s): %d documents with tokens, %d "
+      "documents without tokens, %d lines without tokens, %d one-token chunks "
+      "that cannot be split%s. The input must be UTF-8 text with one sentence "
+      "per line and an empty line between documents; nothing was written." %
+      (len(input_files), ", ".join(input_files[:5]) +
+       (" ..." if len(input_files) > 5 else ""), stats["documents"],
+       stats["skipped_documents_without_tokens"],
+       stats["skipped_lines_without_tokens"],
+       stats["skipped_one_token_chunks"], shard))
+
+
 def create_pretraining_data(input_files, output_files, tokenizer, options,
                             vocab_file="the vocab", segment_chinese_words=True,
                             num_workers=1, on_decode_error="strict",
-                            shuffle_buffer_size=20000):
+                            shuffle_buffer_size=20000, num_shards=1,
+                            shard_index=0):
   """Writes the pretraining TFRecords; returns the Counter of statistics.
 
   Args:
@@ -1014,12 +1098,28 @@ def create_pretraining_data(input_files, output_files, tokenizer, options,
     num_workers: processes for the per-block work; does not change the output.
     on_decode_error: "strict" or "replace" (see --on_decode_error).
     shuffle_buffer_size: instances held back for shuffling.
+    num_shards, shard_index: make only this shard's documents (see
+      select_shard); the output_files should be this shard's own
+      (shard_output_files).
+
+  Raises:
+    ValueError: no instance could be made (nothing is written then).
   """
+  shard_output_files(output_files, num_shards, shard_index)  # checks the index
+  _warn_if_sequences_too_short(options)
+  if num_shards > 1 and options.random_next_sentence:
+    logging.warning(
+        "--random_next_sentence with --num_shards=%d: the random B segments "
+        "come from this shard's documents, so the shards' union is a valid "
+        "NSP set but not the exact instances of an unsharded run (it is for "
+        "the default sentence-order task).", num_shards)
   encoder = SentenceEncoder(
       tokenizer, segment_chinese_words and options.do_whole_word_mask)
   processor = BlockProcessor(encoder, options, vocab_ids(tokenizer, vocab_file))
   stats = collections.Counter()
-  blocks = iter_blocks(iter_documents(input_files, on_decode_error, stats))
+  blocks = iter_blocks(select_shard(
+      iter_documents(input_files, on_decode_error, stats), num_shards,
+      shard_index, stats))
   shuffle_buffer = ShuffleBuffer(
       shuffle_buffer_size, random.Random("%d:shuffle" % options.random_seed))
   progress = ProgressLogger()
@@ -1040,6 +1140,13 @@ def create_pretraining_data(input_files, output_files, tokenizer, options,
         _log_example(record, tokenizer)
       writers.write(record)
       written += 1
+    if not written:  # raised inside: the writers leave nothing behind
+      raise _no_instances_error(input_files, stats, num_shards, shard_index)
+  if num_shards > 1:
+    logging.info("This is shard %d of %d: it made the instances of %d of the "
+                 "%d documents of the input", shard_index, num_shards,
+                 stats["documents"] + stats["skipped_documents_without_tokens"],
+                 stats["documents_in_input"])
   for path, count in zip(output_files, writers.counts):
     logging.info("Wrote %d instances to %s", count, path)
   logging.info(summarize(stats, options))
@@ -1069,6 +1176,7 @@ def _validate_flags():
   for name in ("masked_lm_prob", "short_seq_prob"):
     if not 0.0 <= FLAGS[name].value <= 1.0:
       raise ValueError("--%s=%g must be in [0, 1]" % (name, FLAGS[name].value))
+  shard_output_files([], FLAGS.num_shards, FLAGS.shard_index)
 
 
 def main(_):
@@ -1078,6 +1186,8 @@ def main(_):
                   if path.strip()]
   if len(set(output_files)) != len(output_files):
     raise ValueError("--output_file lists a file twice: %s" % FLAGS.output_file)
+  output_files = shard_output_files(output_files, FLAGS.num_shards,
+                                    FLAGS.shard_index)
   tokenizer = tokenization.FullTokenizer(
       vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
       spm_model_file=FLAGS.spm_model_file)
@@ -1091,7 +1201,8 @@ def main(_):
       segment_chinese_words=not FLAGS.non_chinese,
       num_workers=FLAGS.num_workers,
       on_decode_error=FLAGS.on_decode_error,
-      shuffle_buffer_size=FLAGS.shuffle_buffer_size)
+      shuffle_buffer_size=FLAGS.shuffle_buffer_size,
+      num_shards=FLAGS.num_shards, shard_index=FLAGS.shard_index)
 
 
 if __name__ == "__main__":

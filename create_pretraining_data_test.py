@@ -9,6 +9,7 @@ the corpus characters, their `##` twins and a few missing characters).
 import collections
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -521,3 +522,122 @@ def test_sentencepiece_vocab_uses_word_markers(tmp_path):
   stats = cpd.create_pretraining_data([str(english)], [output], tokenizer,
                                       options, vocab_file=prefix + ".model")
   assert stats["instances"] == len(_read(output, options)) > 0
+
+
+# --- Empty output and tiny sequences (issue 14, item 7) -----------------------
+
+
+def test_zero_instances_is_an_error_and_leaves_no_file(tmp_path, tokenizer):
+  for name, text in (("empty.txt", ""), ("blank.txt", "\n \n\t\n\n")):
+    corpus = tmp_path / name
+    corpus.write_text(text, encoding="utf-8")
+    output = str(tmp_path / (name + ".tfrecord"))
+    with pytest.raises(ValueError, match=(
+        r"no instances from 1 input file\(s\).*%s.*0 documents" % name)):
+      cpd.create_pretraining_data([str(corpus)], [output], tokenizer,
+                                  _options(), vocab_file=VOCAB)
+    assert not os.path.exists(output)
+    assert not os.path.exists(output + ".incomplete")
+
+
+def test_script_fails_on_empty_input_and_warns_about_short_sequences(tmp_path):
+  empty = tmp_path / "empty.txt"
+  empty.write_text("", encoding="utf-8")
+  output = str(tmp_path / "empty.tfrecord")
+  result = subprocess.run(
+      [sys.executable, os.path.join(HERE, "create_pretraining_data.py"),
+       "--input_file=%s" % empty, "--output_file=" + output,
+       "--vocab_file=" + VOCAB, "--max_seq_length=12",
+       "--max_predictions_per_seq=2"], capture_output=True, text=True)
+  assert result.returncode != 0
+  assert "no instances from 1 input file(s)" in result.stderr
+  # 12 - 3 special tokens = 9 tokens, round(9 * 0.15) = 1 masked token.
+  assert re.search(r"W.*--max_seq_length=12 .*at most 1 masked token",
+                   result.stderr)
+  assert not os.path.exists(output)
+  assert not os.path.exists(output + ".incomplete")
+
+
+def test_short_sequence_warning_from_the_function(tmp_path, tokenizer, caplog):
+  options = _options(max_seq_length=15, max_predictions_per_seq=3,
+                     dupe_factor=1)
+  with caplog.at_level("WARNING"):
+    _run(tmp_path, tokenizer, options)
+  assert any("--max_seq_length=15" in r.getMessage() and
+             r.levelname == "WARNING" for r in caplog.records)
+  caplog.clear()
+  with caplog.at_level("WARNING"):
+    _run(tmp_path, tokenizer, _options(max_seq_length=16, dupe_factor=1))
+  assert not any("--max_seq_length" in r.getMessage() for r in caplog.records)
+
+
+# --- Sharding across machines (issue 20) -------------------------------------
+
+
+def _records(paths):
+  return [record for path in paths
+          for record in tf.io.tf_record_iterator(path)]
+
+
+@pytest.mark.parametrize("num_shards", [1, 2, 3])
+def test_shard_union_equals_one_machine_output(tmp_path, tokenizer,
+                                               monkeypatch, num_shards):
+  monkeypatch.setattr(cpd, "_BLOCK_MAX_CHARS", 400)  # several blocks
+  options = _options(dupe_factor=2)
+  whole = [str(tmp_path / "whole_a.tfrecord"),
+           str(tmp_path / "whole_b.tfrecord")]
+  whole_stats = cpd.create_pretraining_data([CORPUS], whole, tokenizer, options,
+                                            vocab_file=VOCAB,
+                                            shuffle_buffer_size=50)
+  shard_records = []
+  documents = 0
+  for shard_index in range(num_shards):
+    outputs = cpd.shard_output_files(whole, num_shards, shard_index)
+    stats = cpd.create_pretraining_data(
+        [CORPUS], outputs, tokenizer, options, vocab_file=VOCAB,
+        shuffle_buffer_size=50, num_shards=num_shards, shard_index=shard_index,
+        num_workers=2 if shard_index == 1 else 1)
+    assert stats["documents"] >= 1  # 5 documents: every shard gets some
+    documents += stats["documents"]
+    shard_records.append(_records(outputs))
+  assert documents == whole_stats["documents"] == 5
+  union = [record for records in shard_records for record in records]
+  assert collections.Counter(union) == collections.Counter(_records(whole))
+  if num_shards == 1:  # one shard is the unsharded run, byte for byte
+    assert shard_records[0] == _records(whole)
+  else:  # whole documents: no instance is made by two shards
+    assert all(not set(a) & set(b) for i, a in enumerate(shard_records)
+               for b in shard_records[i + 1:])
+
+
+def test_shard_output_names_and_bad_shard_flags():
+  assert cpd.shard_output_files(["out/a.tfrecord"], 1, 0) == ["out/a.tfrecord"]
+  assert cpd.shard_output_files(["out/a.tfrecord", "b"], 3, 1) == [
+      "out/a.tfrecord-00001-of-00003", "b-00001-of-00003"]
+  for num_shards, shard_index, flag in ((0, 0, "--num_shards"),
+                                        (2, 2, "--shard_index"),
+                                        (2, -1, "--shard_index")):
+    with pytest.raises(ValueError, match=flag):
+      cpd.shard_output_files(["a"], num_shards, shard_index)
+
+
+def test_script_shards_union_equals_unsharded_run(tmp_path, tokenizer):
+  options = _options(dupe_factor=1)
+  whole = str(tmp_path / "whole.tfrecord")
+  cpd.create_pretraining_data([CORPUS], [whole], tokenizer, options,
+                              vocab_file=VOCAB)
+  output = str(tmp_path / "sharded.tfrecord")
+  for shard_index in range(2):
+    result = subprocess.run(
+        [sys.executable, os.path.join(HERE, "create_pretraining_data.py"),
+         "--input_file=" + CORPUS, "--output_file=" + output,
+         "--vocab_file=" + VOCAB, "--max_seq_length=%d" % SEQ,
+         "--max_predictions_per_seq=%d" % MAX_PRED, "--dupe_factor=1",
+         "--num_shards=2", "--shard_index=%d" % shard_index],
+        capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "shard %d of 2" % shard_index in result.stderr
+  shards = [output + "-0000%d-of-00002" % i for i in range(2)]
+  assert not os.path.exists(output)
+  assert collections.Counter(_records(shards)) == collections.Counter(
+      _records([whole]))

@@ -35,8 +35,11 @@ FORBIDDEN_SCORE = -10000.0
 
 
 def create_parameters(num_labels, scope="crf"):
-  """The CRF's variables: transitions [N, N], start [N], end [N] (zeros)."""
-  with tf.variable_scope(scope):
+  """The CRF's variables: transitions [N, N], start [N], end [N] (zeros).
+
+  Reused when called again in a graph (the loss and the decoder share them).
+  """
+  with tf.variable_scope(scope, reuse=tf.AUTO_REUSE):
     zeros = tf.zeros_initializer()
     transitions = tf.get_variable("transitions", [num_labels, num_labels],
                                   initializer=zeros)

@@ -350,7 +350,7 @@ def _checkpoint_problem(checkpoint_path):
   if not tf.io.gfile.exists(checkpoint_path + ".index"):
     return "its .index file is missing"
   try:
-    reader = tf.train.load_checkpoint(checkpoint_path)
+    reader = tf.train.NewCheckpointReader(checkpoint_path)
     for name in reader.get_variable_to_shape_map():
       reader.get_tensor(name)
   except (tf.errors.OpError, ValueError) as e:
@@ -420,7 +420,14 @@ def latest_step(model_dir):
   checkpoint = recover_latest_checkpoint(model_dir)
   if not checkpoint:
     return 0
-  return int(tf.train.load_variable(checkpoint, "global_step"))
+  return checkpoint_global_step(checkpoint)
+
+
+def checkpoint_global_step(checkpoint_path):
+  """The global_step stored in a checkpoint (read by prefix, so it works on
+  every filesystem, including prefix-matching ones like ram://)."""
+  return int(tf.train.NewCheckpointReader(checkpoint_path).get_tensor(
+      "global_step"))
 
 
 def check_writable_dir(path, flag_name="output_dir"):

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import classifier_model
+import estimator_utils
 import finetune_data
 import modeling
 import tokenization
@@ -65,11 +66,10 @@ def export_saved_model(build_fn, checkpoint_path, export_base, info,
     vocab_files: [vocab_file, spm_model_file] (either may be None), copied to
       assets.extra/.
   """
-  step = int(tf.train.load_variable(checkpoint_path, "global_step"))
+  step = estimator_utils.checkpoint_global_step(checkpoint_path)
   final_dir = os.path.join(export_base, str(step))
-  tmp_dir = final_dir + ".tmp"
-  if tf.io.gfile.exists(tmp_dir):
-    tf.io.gfile.rmtree(tmp_dir)
+  tmp_dir = finetune_data.temporary_dir(final_dir)
+  finetune_data.remove_tree(tmp_dir)
   with tf.Graph().as_default():
     inputs, outputs = build_fn()
     saver = tf.train.Saver(tf.global_variables())
@@ -87,7 +87,7 @@ def export_saved_model(build_fn, checkpoint_path, export_base, info,
           strip_default_attrs=True)
       builder.save()
   _write_client_assets(tmp_dir, info, vocab_files, checkpoint_path, info_file)
-  finetune_data.replace_dir(tmp_dir, final_dir)
+  finetune_data.replace_dir(tmp_dir, final_dir, last=("saved_model.pb",))
   tf.logging.info("Exported the SavedModel to %s", final_dir)
   return final_dir
 
@@ -111,12 +111,13 @@ def _write_client_assets(saved_model_dir, info, vocab_files, checkpoint_path,
 
 def export_classifier(albert_config, checkpoint_path, label_list, export_base,
                       vocab_files, do_lower_case, max_seq_length,
-                      hub_module_handle=None):
+                      hub_module_handle=None, is_pair=None):
   """Writes the fine-tuned classifier as a SavedModel; returns its directory.
 
   Its signature maps input_ids, input_mask, segment_ids to probabilities and
   logits [batch, num_labels]; assets.extra/classifier_info.json has labels,
-  do_lower_case and max_seq_length (read by similarity.py).
+  do_lower_case, max_seq_length and is_pair (whether the model classifies text
+  pairs; None when unknown), read by similarity.py.
   """
 
   def build():
@@ -129,7 +130,7 @@ def export_classifier(albert_config, checkpoint_path, label_list, export_base,
             dict(probabilities=probabilities, logits=logits))
 
   info = dict(labels=list(label_list), do_lower_case=bool(do_lower_case),
-              max_seq_length=int(max_seq_length))
+              max_seq_length=int(max_seq_length), is_pair=is_pair)
   return export_saved_model(build, checkpoint_path, export_base, info,
                             vocab_files, info_file=CLASSIFIER_INFO_FILE)
 
@@ -272,9 +273,8 @@ def export_hub_module(albert_config, checkpoint_path, export_path, vocab_file,
       _hub_module_fn(albert_config, vocab_file, do_lower_case, spm_model_file),
       tags_and_args=[({"train"}, dict(is_training=True)),
                      (set(), dict(is_training=False))])
-  tmp_path = export_path + ".tmp"
-  if tf.io.gfile.exists(tmp_path):
-    tf.io.gfile.rmtree(tmp_path)
+  tmp_path = finetune_data.temporary_dir(export_path)
+  finetune_data.remove_tree(tmp_path)
   spec.export(tmp_path, checkpoint_path=checkpoint_path)
   finetune_data.replace_dir(tmp_path, export_path)
   tf.logging.info("Exported the TF-Hub module to %s", export_path)

@@ -127,19 +127,6 @@ def check_checkpoint_layout(init_checkpoint, albert_config, config_file):
             suggestion))
 
 
-def check_vocab_size(albert_config, tokenizer, flags_obj):
-  """Token ids must be below the config's vocab_size (else the first step
-  fails deep in TensorFlow with `indices[..] = N is not in [0, V)`)."""
-  vocab_size = len(tokenizer.vocab)
-  if vocab_size > albert_config.vocab_size:
-    raise ValueError(
-        "The vocabulary (%s) has %d tokens but vocab_size in --bert_config_file"
-        "=%s is %d: pass the vocab the model was trained with, or a config "
-        "whose vocab_size covers it." % (
-            flags_obj.vocab_file or flags_obj.spm_model_file, vocab_size,
-            flags_obj.bert_config_file, albert_config.vocab_size))
-
-
 def make_tokenizer(flags_obj):
   """(tokenizer, [vocab_file, spm_model_file], do_lower_case), from the flags
   or, without a vocab flag, from the hub module."""
@@ -188,7 +175,9 @@ class Setup(object):
     if flags_obj.export_dir:
       estimator_utils.check_writable_dir(flags_obj.export_dir, "export_dir")
     tokenizer, vocab_files, do_lower_case = make_tokenizer(flags_obj)
-    check_vocab_size(albert_config, tokenizer, flags_obj)
+    modeling.check_vocab_fits(albert_config.vocab_size, len(tokenizer.vocab),
+                              "--bert_config_file=%s" %
+                              flags_obj.bert_config_file)
     return cls(flags_obj, albert_config, tokenizer, vocab_files, do_lower_case)
 
   def fingerprint(self, split, data_files, **settings):
@@ -342,7 +331,7 @@ class BestCheckpoint(object):
     return True
 
   def _keep(self, checkpoint_path, results, value):
-    tmp_dir = finetune_data.fresh_dir(self.path + ".tmp")
+    tmp_dir = finetune_data.fresh_dir(finetune_data.temporary_dir(self.path))
     name = os.path.basename(checkpoint_path)
     for path in tf.io.gfile.glob(checkpoint_path + ".*"):
       tf.io.gfile.copy(path, os.path.join(tmp_dir, os.path.basename(path)))
@@ -355,7 +344,8 @@ class BestCheckpoint(object):
         dict(metric=self.metric_key, value=value,
              higher_is_better=self.higher_is_better,
              checkpoint=os.path.join(self.path, name)))
-    finetune_data.replace_dir(tmp_dir, self.path)
+    finetune_data.replace_dir(tmp_dir, self.path,
+                              last=("checkpoint", BEST_METRIC_FILE))
 
 
 def _evaluated_checkpoints(output_dir):

@@ -19,9 +19,12 @@ What lives here:
     run_glue.sh passes that) or the task's own directory.
   * The benchmark files --do_predict writes: GLUE leaderboard TSVs
     (`<TASK>.tsv`, `index<TAB>prediction`) and CLUE submission files
-    (`<task>_predict.json`), and `summarize`, the one-table summary that
-    run_glue.sh and run_clue.sh print at the end
-    (`python glue_data.py summary OUTPUT_ROOT TASK...`).
+    (`<task>_predict.json`).
+  * What run_glue.sh and run_clue.sh call between and after their runs:
+    `python glue_data.py summary OUTPUT_ROOT TASK...` (the one-table summary,
+    and the benchmark files gathered in OUTPUT_ROOT/submission/) and
+    `python glue_data.py copy_trained_model MNLI_DIR NEW_DIR` (MNLI-mm and AX
+    are evaluated / predicted with the model trained on MNLI).
 """
 
 import json
@@ -464,11 +467,64 @@ def summarize(output_root, task_names):
       row, widths)).rstrip() for row in [header] + rows)
 
 
+def collect_submission_files(output_root, task_names):
+  """Copies each task's leaderboard / submission file into
+  `<output_root>/submission/`; returns the copied paths."""
+  target_dir = os.path.join(output_root, "submission")
+  copied = []
+  for task_name in task_names:
+    name = leaderboard_file_name(task_name)
+    if name is None:
+      name = "%s_predict.json" % task_name.lower()
+    source = os.path.join(output_root, task_name, name)
+    if tf.io.gfile.exists(source):
+      tf.io.gfile.makedirs(target_dir)
+      target = os.path.join(target_dir, name)
+      tf.io.gfile.copy(source, target, overwrite=True)
+      copied.append(target)
+  return copied
+
+
+def copy_trained_model(source_dir, target_dir):
+  """Puts source_dir's best (else latest) checkpoint in target_dir/best/.
+
+  run_glue.sh evaluates MNLI-mm and predicts AX with the model trained on
+  MNLI this way: each gets its own output directory (results, caches, the
+  leaderboard file) around a copy of the trained checkpoint.
+  """
+  checkpoint = (tf.train.latest_checkpoint(os.path.join(source_dir, "best"))
+                or tf.train.latest_checkpoint(source_dir))
+  if not checkpoint:
+    raise ValueError("%s holds no trained checkpoint to reuse: did its "
+                     "training run finish?" % source_dir)
+  best_dir = os.path.join(target_dir, "best")
+  tmp_dir = finetune_data.fresh_dir(best_dir + ".tmp")
+  for path in tf.io.gfile.glob(checkpoint + ".*"):
+    tf.io.gfile.copy(path, os.path.join(tmp_dir, os.path.basename(path)))
+  with tf.io.gfile.GFile(os.path.join(tmp_dir, "checkpoint"), "w") as f:
+    f.write('model_checkpoint_path: "%s"\n' % os.path.basename(checkpoint))
+  finetune_data.replace_dir(tmp_dir, best_dir)
+  return os.path.join(best_dir, os.path.basename(checkpoint))
+
+
+_USAGE = """usage:
+  python glue_data.py summary OUTPUT_ROOT TASK [TASK...]
+      prints the summary table (also written to OUTPUT_ROOT/summary.tsv) and
+      copies the tasks' leaderboard/submission files to OUTPUT_ROOT/submission/
+  python glue_data.py copy_trained_model SOURCE_DIR TARGET_DIR
+      copies SOURCE_DIR's best (else latest) checkpoint to TARGET_DIR/best/"""
+
+
 def main(argv):
-  if len(argv) < 4 or argv[1] != "summary":
-    raise app.UsageError("usage: python glue_data.py summary OUTPUT_ROOT "
-                         "TASK [TASK...]")
-  print(summarize(argv[2], argv[3:]))
+  command, arguments = (argv[1], argv[2:]) if len(argv) > 1 else (None, [])
+  if command == "summary" and len(arguments) >= 2:
+    print(summarize(arguments[0], arguments[1:]))
+    for path in collect_submission_files(arguments[0], arguments[1:]):
+      print("submission file: %s" % path)
+  elif command == "copy_trained_model" and len(arguments) == 2:
+    print(copy_trained_model(*arguments))
+  else:
+    raise app.UsageError(_USAGE)
 
 
 if __name__ == "__main__":

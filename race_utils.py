@@ -607,9 +607,9 @@ def _count(stats, key, amount=1):
 class ChoiceConverter(object):
   """Turns ChoiceExamples into records (see the module docstring).
 
-  Counts in `stats` (given to every call): examples, context_truncated
-  (examples with a choice whose context lost tokens), qa_truncated, and
-  padded_choices.
+  Counts in `stats` (given to every call): context_truncated (examples with
+  a choice whose context lost tokens), qa_truncated (examples with a
+  question+option longer than max_qa_length) and padded_choices.
   """
 
   def __init__(self, task, tokenizer, max_seq_length, max_qa_length,
@@ -653,7 +653,6 @@ class ChoiceConverter(object):
     rows = [self.choice_tokens(example, choice, context, blank_position)
             for choice in example.choices]
     num_padded = self.task.max_choices - len(rows)
-    _count(stats, "examples")
     _count(stats, "qa_truncated", any(row[2] for row in rows))
     _count(stats, "context_truncated", any(row[3] for row in rows))
     _count(stats, "padded_choices", num_padded)
@@ -685,7 +684,7 @@ class ChoiceConverter(object):
     tf.logging.info(
         "%s: %d examples; context truncated in %d (from the %s%s), "
         "question+option longer than max_qa_length=%d in %d", self.task.name,
-        stats.get("examples", 0), stats.get("context_truncated", 0),
+        len(examples), stats.get("context_truncated", 0),
         self.truncation_side,
         ", CHID keeps a window around the blank" if self.task.name == "chid"
         else "", self.max_qa_length, stats.get("qa_truncated", 0))

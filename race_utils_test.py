@@ -107,8 +107,7 @@ def test_race_cloze_and_non_cloze_questions(tmp_path, tokenizer):
   first = cloze["segment_ids"][:length]
   assert first[:len(context) + 2] == [0] * (len(context) + 2)
   assert set(first[len(context) + 2:sum(cloze["input_mask"][:length])]) == {1}
-  assert stats == dict(examples=3, qa_truncated=0, context_truncated=0,
-                       padded_choices=0)
+  assert stats == dict(qa_truncated=0, context_truncated=0, padded_choices=0)
 
 
 def test_c3_two_three_and_four_choices_are_padded_and_masked(tmp_path,
@@ -127,8 +126,9 @@ def test_c3_two_three_and_four_choices_are_padded_and_masked(tmp_path,
   assert [e.label for e in examples] == [1, 2, 3]
   assert [len(e.choices) for e in examples] == [2, 3, 4]
   converter = _converter("c3", tokenizer)
+  stats = {}
   for example, num_real in zip(examples, (2, 3, 4)):
-    record = converter.convert(example, 0, {})
+    record = converter.convert(example, 0, stats)
     assert record["choice_mask"] == [1] * num_real + [0] * (4 - num_real)
     rows = _rows(record, tokenizer, 4)
     # Each row ends with its own choice; padded rows are empty.
@@ -137,6 +137,7 @@ def test_c3_two_three_and_four_choices_are_padded_and_masked(tmp_path,
     assert all(row == [] for row in rows[num_real:])
     # L is the longest real choice of this example, not max_seq_length.
     assert len(record["input_ids"]) == 4 * max(len(r) for r in rows)
+  assert stats["padded_choices"] == 2 + 1 + 0
   two = converter.convert(examples[0], 0, {})
   # Dialogue lines joined (the newline is whitespace to the tokenizer).
   assert _rows(two, tokenizer, 4)[0][1:11] == list("男你好女今天去哪儿？"[:0]) + \

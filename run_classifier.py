@@ -1,16 +1,29 @@
 # coding=utf-8
-"""Fine-tunes ALBERT for sentence(-pair) classification: LCQMC, XNLI, CLUE tasks.
+"""Fine-tunes ALBERT for sentence(-pair) classification and regression:
+LCQMC, XNLI, the CLUE classification tasks, GLUE (English, with
+--spm_model_file) and your own data.
+
+Tasks: lcqmc, xnli, afqmc, tnews, iflytek, cmnli, ocnli, cluewsc2020, csl
+(classifier_data.py); GLUE's cola, sst-2, mrpc, sts-b (regression: one output
+unit, squared error, float predictions), qqp, mnli, mnli-mm, qnli, rte, wnli
+and ax (glue_data.py); generic_single / generic_pair.
 
 Starts from a released albert_zh checkpoint of either layout, a checkpoint of
 run_pretraining.py, or a TF-Hub module (--albert_hub_module_handle), and writes
 to --output_dir:
-  eval_results.txt      accuracy, loss (and precision/recall/F1 for binary
-                        tasks) of the latest dev evaluation
-  best/                 the checkpoint with the best dev accuracy so far, with
-                        its eval_results.txt (dev is evaluated at every saved
-                        checkpoint while training)
-  test_results.tsv      class probabilities per test example (BERT's format)
-  test_predictions.tsv  the predicted label per test example, by id
+  eval_results.txt      the task's own dev metrics (classifier_metrics: Matthews
+                        correlation for CoLA, F1 and accuracy for MRPC/QQP,
+                        Pearson and Spearman for STS-B, accuracy otherwise,
+                        plus F1/precision/recall for a binary generic task)
+                        and the loss, of the latest dev evaluation
+  best/                 the checkpoint with the best main metric so far (the
+                        first of those listed), with its eval_results.txt (dev
+                        is evaluated at every saved checkpoint while training)
+  test_results.tsv      class probabilities per test example (BERT's format;
+                        the predicted score for a regression task)
+  test_predictions.tsv  the predicted label (or score) per test example, by id
+  <TASK>.tsv            GLUE tasks: the leaderboard file (index<TAB>prediction)
+  <task>_predict.json   CLUE tasks: the submission file ({"id", "label"} lines)
   <split>.<fingerprint>.tf_record   cached features, rebuilt when the data,
                         vocab, max_seq_length or task change
 With --export_dir it also writes a SavedModel for TF Serving and the pretrained
@@ -26,17 +39,22 @@ Example (LCQMC with albert_tiny_zh):
     --output_dir=lcqmc_out
 """
 
+import dataclasses
 import os
 
 from absl import app
 from absl import flags
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 import classifier_data
+import classifier_metrics
 import classifier_model
+import estimator_utils
 import export
 import finetune_data
 import finetuning
+import glue_data
 import shared_flags
 
 FLAGS = flags.FLAGS
@@ -45,11 +63,17 @@ finetuning.define_flags()
 shared_flags.define("labels")
 flags.DEFINE_string(
     "task_name", None,
-    "Task: lcqmc (alias lcqmc_pair), xnli, afqmc, tnews, iflytek, cmnli, csl, "
-    "or generic_single / generic_pair for your own TSV or JSON-lines data "
-    "(--labels applies to these only).")
+    "Task: lcqmc (alias lcqmc_pair), xnli, afqmc, tnews, iflytek, cmnli, "
+    "ocnli, cluewsc2020, csl; GLUE's cola, sst-2, mrpc, sts-b, qqp, mnli, "
+    "mnli-mm, qnli, rte, wnli, ax (case-insensitive, so google's spellings "
+    "such as SST-2 work); or generic_single / generic_pair for your own TSV or "
+    "JSON-lines data (--labels applies to these only).")
 
 SPEC = finetune_data.FeatureSpec.classifier()
+# A regression task's label is its float target.
+REGRESSION_SPEC = finetune_data.FeatureSpec(
+    finetune_data.BASE_SEQUENCE_FEATURES +
+    (finetune_data.Feature("label_ids", dtype="float"),))
 
 
 def validate_task_flags(flags_obj):
@@ -58,6 +82,11 @@ def validate_task_flags(flags_obj):
       raise ValueError("--%s is required." % name)
   if not tf.io.gfile.isdir(flags_obj.data_dir):
     raise ValueError("--data_dir=%s is not a directory." % flags_obj.data_dir)
+  if (flags_obj.export_dir and
+      classifier_metrics.task_metrics(flags_obj.task_name).is_regression):
+    raise ValueError("--export_dir exports classifiers; %s is a regression "
+                     "task, which export.py does not serve yet: drop "
+                     "--export_dir." % flags_obj.task_name)
 
 
 class ClassifierTask(object):
@@ -68,6 +97,10 @@ class ClassifierTask(object):
     self.setup = setup
     self.processor = processor
     self.label_list = processor.get_labels()
+    self.metrics = classifier_metrics.task_metrics(flags_obj.task_name,
+                                                   len(self.label_list))
+    self.is_regression = self.metrics.is_regression
+    self.spec = REGRESSION_SPEC if self.is_regression else SPEC
 
   def split_files(self, split, purpose):
     """The files of `split`; raises ValueError naming them if one is missing."""
@@ -106,20 +139,53 @@ class ClassifierTask(object):
                                   len(self.processor.bad_rows))
       stats.update(num_examples=len(split_examples),
                    num_skipped=len(self.processor.bad_rows))
+      if self.is_regression:
+        return regression_records(split_examples, self.flags.max_seq_length,
+                                  self.setup.tokenizer)
       return classifier_data.classifier_records(
           split_examples, self.label_list, self.flags.max_seq_length,
           self.setup.tokenizer)
 
     return finetune_data.prepare_features_file(
-        records, SPEC, fingerprint, self.flags.output_dir, split,
+        records, self.spec, fingerprint, self.flags.output_dir, split,
         pad_to_multiple, sort_by_length)
 
   def input_fn(self, features_file, is_training):
-    return finetuning.input_fn(self.flags, features_file, SPEC, is_training)
+    return finetuning.input_fn(self.flags, features_file, self.spec,
+                               is_training)
 
   def head_fn(self):
-    return classifier_model.head_fn_builder(self.setup.albert_config,
-                                            len(self.label_list))
+    return classifier_model.head_fn_builder(
+        self.setup.albert_config, len(self.label_list), self.is_regression)
+
+  def dev_results(self, outputs):
+    """The task's metrics and the loss from dev predictions (one dict per
+    real example, with its label_ids)."""
+    labels = np.array([output["label_ids"] for output in outputs])
+    if self.is_regression:
+      predicted = np.array([output["predictions"] for output in outputs])
+      loss = np.mean(np.square(predicted - labels))
+    else:
+      probabilities = np.array([output["probabilities"] for output in outputs])
+      predicted = probabilities.argmax(axis=-1)
+      # Cross-entropy from the probabilities (clipped: a saturated softmax
+      # would give log 0).
+      loss = -np.mean(np.log(np.maximum(
+          probabilities[np.arange(len(labels)), labels], 1e-12)))
+    results = classifier_metrics.compute_metrics(self.metrics, labels,
+                                                 predicted)
+    results["eval_loss"] = float(loss)
+    return results
+
+
+def regression_records(examples, max_seq_length, tokenizer):
+  """classifier_records with each example's score as a float label_ids."""
+  unlabelled = [dataclasses.replace(example, label=None)
+                for example in examples]
+  for record, example in zip(classifier_data.classifier_records(
+      unlabelled, [], max_seq_length, tokenizer), examples):
+    record["label_ids"] = float(example.label) if example.label else 0.0
+    yield record
 
 
 # ----------------------------------------------------------------------------
@@ -127,25 +193,58 @@ class ClassifierTask(object):
 
 
 def evaluate(estimator, task, dev_file, checkpoint_path):
-  """Evaluates one checkpoint on dev and writes eval_results.txt."""
-  steps = None
-  if task.flags.use_tpu:  # the padded dev set divides evenly into batches
-    steps = dev_file.num_records // task.flags.eval_batch_size
-  return finetuning.evaluate(estimator, task.input_fn(dev_file, False),
-                             checkpoint_path, task.flags.output_dir, steps)
+  """Evaluates one checkpoint on dev and writes eval_results.txt.
+
+  One prediction pass over dev gives every metric: Matthews correlation,
+  F1 and the correlations are not sums over batches, so they are computed
+  from all of dev's predictions at once (classifier_metrics).
+  """
+  outputs = finetuning.predict(estimator, task.input_fn(dev_file, False),
+                               checkpoint_path, dev_file.num_real_records)
+  results = task.dev_results(outputs)
+  results.update(
+      checkpoint=checkpoint_path,
+      global_step=estimator_utils.checkpoint_global_step(checkpoint_path))
+  estimator_utils.write_eval_results(task.flags.output_dir, results)
+  return results
 
 
 def predict(estimator, task, checkpoint_path):
-  """Writes test_results.tsv (probabilities) and test_predictions.tsv."""
+  """Writes test_results.tsv, test_predictions.tsv and the benchmark file
+  (GLUE leaderboard or CLUE submission) of a benchmark task."""
   examples = task.processor.get_test_examples(task.flags.data_dir)
   test_file = task.features_file(
       "test", finetuning.pad_multiple(task.flags, task.flags.predict_batch_size),
       examples)
   outputs = finetuning.predict(estimator, task.input_fn(test_file, False),
                                checkpoint_path, test_file.num_real_records)
-  write_predictions(task.flags.output_dir, examples,
-                    [output["probabilities"] for output in outputs],
-                    task.label_list)
+  output_dir = task.flags.output_dir
+  if task.is_regression:
+    scores = [float(output["predictions"]) for output in outputs]
+    finetune_data.write_lines(os.path.join(output_dir, "test_results.tsv"),
+                              ["%.6f" % score for score in scores])
+    predicted = scores
+    finetune_data.write_lines(
+        os.path.join(output_dir, "test_predictions.tsv"),
+        ["id\tlabel"] + ["%s\t%.6f" % (example.guid, score)
+                         for example, score in zip(examples, scores)])
+  else:
+    probabilities = [output["probabilities"] for output in outputs]
+    write_predictions(output_dir, examples, probabilities, task.label_list)
+    predicted = [task.label_list[int(probs.argmax())]
+                 for probs in probabilities]
+  write_benchmark_file(task.flags.task_name, output_dir,
+                       [example.guid for example in examples], predicted)
+
+
+def write_benchmark_file(task_name, output_dir, ids, predicted):
+  """GLUE tasks: the leaderboard file; CLUE tasks: the submission file."""
+  if glue_data.leaderboard_file_name(task_name):
+    glue_data.write_glue_leaderboard_file(output_dir, task_name, ids,
+                                          predicted)
+  elif task_name.lower() in glue_data.CLUE_TASKS:
+    glue_data.write_clue_submission_file(output_dir, task_name, ids,
+                                         predicted)
 
 
 def write_predictions(output_dir, examples, probabilities, label_list):
@@ -202,13 +301,17 @@ def run(flags_obj):
     if dev_file:
       evaluate_fn = lambda checkpoint: evaluate(estimator, task, dev_file,
                                                 checkpoint)
+    # The best checkpoint is the one with the best main metric of the task.
     finetuning.train_and_evaluate(
         estimator, task.input_fn(train_file, True), num_train_steps,
         flags_obj.output_dir, evaluate_fn,
-        every=flags_obj.save_checkpoints_steps, metric_key="eval_accuracy")
+        every=flags_obj.save_checkpoints_steps,
+        metric_key=task.metrics.main_key)
   elif flags_obj.do_eval:
+    # The trained model: the kept best checkpoint, else the latest (also a
+    # best/ another run put here, as run_glue.sh does for MNLI-mm).
     evaluate(estimator, task, dev_file,
-             finetuning.latest_checkpoint(flags_obj.output_dir))
+             finetuning.trained_checkpoint(flags_obj.output_dir))
   if flags_obj.do_predict:
     predict(estimator, task,
             finetuning.trained_checkpoint(flags_obj.output_dir))

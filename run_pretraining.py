@@ -374,7 +374,7 @@ def run(flags_obj, devices=None, seed=None):
     seed: optional seed of the training-data shuffle.
   """
   albert_config, train_files, eval_files = validate_flags(flags_obj, devices)
-  tf.io.gfile.makedirs(flags_obj.output_dir)
+  estimator_utils.check_writable_dir(flags_obj.output_dir)
   model_fn = model_fn_builder(
       albert_config=albert_config,
       init_checkpoint=flags_obj.init_checkpoint,
@@ -394,6 +394,7 @@ def run(flags_obj, devices=None, seed=None):
       eval_batch_size=flags_obj.eval_batch_size, devices=devices)
 
   if flags_obj.do_train:
+    estimator_utils.recover_latest_checkpoint(flags_obj.output_dir)
     tf.logging.info("***** Training on %d file(s), batch size %d *****",
                     len(train_files), flags_obj.train_batch_size)
     estimator_utils.train(
@@ -404,7 +405,7 @@ def run(flags_obj, devices=None, seed=None):
 
   if not flags_obj.do_eval:
     return None
-  checkpoint = tf.train.latest_checkpoint(flags_obj.output_dir)
+  checkpoint = estimator_utils.recover_latest_checkpoint(flags_obj.output_dir)
   if checkpoint is None:
     checkpoint = save_initial_weights(albert_config, flags_obj)
     tf.logging.info("No checkpoint in --output_dir: evaluating the initial "

@@ -389,5 +389,22 @@ def test_record_ids_beyond_vocab_size_fail_before_training(data_dir,
   # Segment ids are checked against type_vocab_size the same way.
   with open(config_path, "w") as f:
     json.dump(dict(TINY_CONFIG, type_vocab_size=1), f)
-  with pytest.raises(ValueError, match=r"segment_ids id 1 >= type_vocab_size 1"):
+  with pytest.raises(ValueError,
+                     match=r"segment_ids id 1 >= type_vocab_size 1"):
     run_pretraining.validate_flags(types.SimpleNamespace(**values))
+
+
+def test_truncated_newest_checkpoint_resumes_from_previous_good_one(
+    data_dir, tmp_path):
+  # A crash while saving step 10 leaves its index truncated (issue: resuming
+  # failed with DataLossError until the `checkpoint` file was edited by hand).
+  run_with_flags(flag_values(data_dir, tmp_path, do_train=True))
+  index = os.path.join(str(tmp_path), "model.ckpt-10.index")
+  with open(index, "r+b") as f:
+    f.truncate(os.path.getsize(index) // 2)
+  run_with_flags(flag_values(data_dir, tmp_path, do_train=True,
+                             num_train_steps=15))
+  assert checkpoint_step(tmp_path) == 15
+  reader = tf.train.load_checkpoint(os.path.join(str(tmp_path),
+                                                 "model.ckpt-15"))
+  assert reader.get_tensor("global_step") == 15

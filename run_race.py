@@ -54,14 +54,16 @@ FLAGS = flags.FLAGS
 
 finetuning.define_flags()
 
-# run_classifier.py declares --task_name too; one definition per process.
+# run_classifier.py and run_ner.py declare --task_name too; one definition
+# per process.
 if "task_name" in FLAGS:
   flags.declare_key_flag("task_name")
 else:
   flags.DEFINE_string(
       "task_name", None,
-      "The task: run_classifier.py's classification tasks, or run_race.py's "
-      "multiple-choice tasks race, c3, chid.")
+      "The task: run_classifier.py's classification tasks, run_race.py's "
+      "multiple-choice tasks race, c3, chid, or run_ner.py's formats msra, "
+      "bio, cluener, conll.")
 flags.DEFINE_integer(
     "max_qa_length", 64,
     "Maximum tokens of question + option. Only longer ones are cut (question "
@@ -220,6 +222,14 @@ class Task(object):
         flags_obj.max_qa_length, flags_obj.truncation_side)
     self.spec = feature_spec(self.info)
 
+  def check_inputs(self):
+    """Every split the flags need has its files, before anything is trained
+    (split_files names what is missing)."""
+    for split, flag in (("train", "do_train"), ("dev", "do_eval"),
+                        ("test", "do_predict")):
+      if getattr(self.flags, flag):
+        self.reader.split_files(self.flags.data_dir, split)
+
   def examples(self, split):
     examples = self.reader.get_examples(self.flags.data_dir, split)
     finetuning.require_examples(
@@ -244,9 +254,10 @@ class Task(object):
     def records_fn(stats):
       split_examples = examples if examples is not None else \
           self.examples(split)
-      stats["skipped_records"] = len(self.reader.bad_records)
-      stats["subsets"] = dict(collections.Counter(
-          example.subset for example in split_examples))
+      stats.update(num_examples=len(split_examples),
+                   num_skipped=len(self.reader.bad_records),
+                   subsets=dict(collections.Counter(
+                       example.subset for example in split_examples)))
       return self.converter.records(split_examples, stats)
 
     features = finetune_data.prepare_features_file(
@@ -336,10 +347,10 @@ def export_model(task, checkpoint_path):
 
 def run(flags_obj):
   """Everything the flags ask for; returns the last dev results (or None)."""
-  tf.logging.set_verbosity(tf.logging.INFO)
   validate_flags(flags_obj)
   setup = finetuning.Setup.from_flags(flags_obj)
   task = Task(setup, flags_obj)
+  task.check_inputs()
 
   # Every split the flags need is read before training, so a malformed record
   # stops the run before any work is spent.
@@ -377,6 +388,7 @@ def run(flags_obj):
 
 
 def main(_):
+  tf.logging.set_verbosity(tf.logging.INFO)
   run(FLAGS)
 
 

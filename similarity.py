@@ -196,8 +196,8 @@ def _format(label, probabilities):
 def score_lines(predictor, lines):
   """Yields (output line, scored) for each input line, in order.
 
-  The output line is `n<TAB>label<TAB>probabilities`, or `n<TAB>ERROR<TAB>reason`
-  when the line cannot be scored; n counts every line from 1, blank ones too.
+  The output line is `n<TAB>label<TAB>probabilities`, or
+  `n<TAB>ERROR<TAB>reason` when the line cannot be scored; n counts every line from 1, blank ones too.
   """
   for line_number, line in enumerate(lines, start=1):
     try:

@@ -37,27 +37,21 @@ def saved_model(tmp_path_factory):
   return base
 
 
-def _copy_tree(source, target):
-  for directory, _, files in tf.io.gfile.walk(source):
-    relative = os.path.relpath(directory, source)
-    tf.io.gfile.makedirs(os.path.join(target, relative))
-    for name in files:
-      tf.io.gfile.copy(os.path.join(directory, name),
-                       os.path.join(target, relative, name))
-
-
 @pytest.fixture(scope="module")
-def pair_saved_model(saved_model, tmp_path_factory):
-  """The same SavedModel, its info saying it classifies sentence pairs."""
-  target = str(tmp_path_factory.mktemp("pair_model"))
-  _copy_tree(export.latest_saved_model(saved_model), target)
-  info_path = os.path.join(target, "assets.extra", export.CLASSIFIER_INFO_FILE)
-  with tf.io.gfile.GFile(info_path) as f:
-    info = json.load(f)
-  info["is_pair"] = True
-  with tf.io.gfile.GFile(info_path, "w") as f:
-    json.dump(info, f)
-  return target
+def pair_saved_model(tmp_path_factory):
+  """The same kind of model, exported as a sentence-pair classifier."""
+  root = str(tmp_path_factory.mktemp("pair_model"))
+  config = modeling.AlbertConfig.from_json_file(
+      classifier_test_util.write_config(root))
+  checkpoint = export_test.write_classifier_checkpoint(root, config)
+  base = os.path.join(root, "classifier")
+  path = export.export_classifier(
+      config, checkpoint, export_test.LABELS, base,
+      [classifier_test_util.write_vocab(root), None], True, 6, is_pair=True)
+  with tf.io.gfile.GFile(os.path.join(path, "assets.extra",
+                                      export.CLASSIFIER_INFO_FILE)) as f:
+    assert json.load(f)["is_pair"] is True
+  return base
 
 
 @pytest.fixture(scope="module")

@@ -601,7 +601,14 @@ class RecordMaker(object):
     answers_dropped (answers without tokens: such questions are skipped),
     windows_without_answer, impossible.
     """
-    counts = collections.Counter()
+    counts = collections.Counter({key: 0 for key in (
+        "examples", "windows", "examples_with_several_windows",
+        "questions_truncated", "context_tokens_not_in_any_window",
+        "examples_without_context_tokens")})
+    if self.is_training:
+      counts.update({key: 0 for key in (
+          "answers_exact", "answers_dropped", "windows_without_answer",
+          "impossible")})
     problems = collections.Counter()
     shown = 0
     for example_index, example in enumerate(examples):
@@ -643,7 +650,8 @@ class RecordMaker(object):
           on_window(window)
         yield record
     stats.update(counts)
-    stats["answer_problems"] = dict(problems)
+    if self.is_training:
+      stats["answer_problems"] = dict(problems)
     stats["approximate_alignments"] = self.aligner.approximate
     log_stats(stats, "features")
 

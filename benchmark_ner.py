@@ -1,0 +1,178 @@
+# coding=utf-8
+"""Benchmark: run_ner's dynamic-length batches vs fixed padding to 128.
+
+Measures, in one run and on the same MSRA-shaped data (sentences of 10 to 100
+random Chinese characters, uniformly, one tag per character with PER/LOC/ORG
+entities in BIO), with the same config and head (softmax, or the CRF with
+--use_crf):
+  * training examples/sec of run_ner's graph (its head in finetune_model's
+    model_fn, on finetune_data's input pipeline), batches drawn from length
+    buckets and padded to their longest sentence vs. every sentence padded to
+    --max_seq_length;
+  * prediction examples/sec, the same two ways (dynamic: records sorted by
+    length, as run_ner stores dev/test records).
+Timed in alternating chunks, so load from other processes affects both alike.
+
+  python benchmark_ner.py                 # tiny config, softmax head
+  python benchmark_ner.py --use_crf
+
+Not a test: it prints its figures (target: >= 3x for both).
+"""
+
+import os
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import finetune_data
+import finetune_model
+import fused_ops
+import modeling
+import ner_data
+import ner_metrics
+import run_ner
+import tokenization
+
+FLAGS = flags.FLAGS
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# run_ner declares the model flags; the benchmark only changes defaults.
+FLAGS.set_default("bert_config_file",
+                  os.path.join(HERE, "albert_config", "albert_config_tiny.json"))
+FLAGS.set_default("vocab_file", os.path.join(HERE, "albert_config",
+                                             "vocab.txt"))
+flags.DEFINE_integer("batch_size", 32, "Batch size for training and predict.")
+flags.DEFINE_integer("train_chunks", 4,
+                     "Timed training chunks of 5 steps per mode.")
+flags.DEFINE_integer("num_examples", 1024, "Synthetic sentences.")
+flags.DEFINE_integer("seed", 12345, "Seed of the synthetic sentences.")
+
+_TRAIN_CHUNK = 5
+_TYPES = ("PER", "LOC", "ORG")
+
+
+def msra_like_examples(characters, count, rng):
+  """Sentences of 10..100 characters with entities of 2..4 characters."""
+  examples = []
+  for index in range(count):
+    length = rng.randint(10, 101)
+    entities, position = [], int(rng.randint(0, 5))
+    while position + 4 < length:
+      size = int(rng.randint(2, 5))
+      entities.append((_TYPES[rng.randint(3)], position, position + size))
+      position += size + int(rng.randint(3, 15))
+    words = list(rng.choice(characters, size=length))
+    tags = ner_metrics.entities_to_tags(entities, length, "bio")
+    examples.append(ner_data.NerExample("b-%d" % index, words, tags))
+  return examples
+
+
+def cjk_characters(tokenizer):
+  return [token for token in tokenizer.vocab
+          if len(token) == 1 and tokenization.is_chinese_char(ord(token))]
+
+
+class Runner(object):
+  """One mode's graph and session; `run_chunk` times part of its work."""
+
+  def __init__(self, config, tagger, path, mode, dynamic_length):
+    self.is_training = mode == tf.estimator.ModeKeys.TRAIN
+    self._graph = tf.Graph()
+    with self._graph.as_default():
+      dataset = finetune_data.features_dataset(
+          path, run_ner.SPEC, FLAGS.batch_size, FLAGS.max_seq_length,
+          self.is_training, drop_remainder=False,
+          dynamic_length=dynamic_length)
+      self._iterator = tf.data.make_initializable_iterator(dataset)
+      model_fn = finetune_model.model_fn_builder(
+          run_ner.head_fn_builder(tagger), config, init_checkpoint=None,
+          learning_rate=1e-4, num_train_steps=1000, num_warmup_steps=0,
+          use_fused_kernels=fused_ops.library() is not None)
+      spec = model_fn(self._iterator.get_next(), None, mode, {})
+      self._fetch = (spec.train_op if self.is_training
+                     else spec.predictions["tag_ids"])
+      self._session = tf.Session()
+      self._session.run([tf.global_variables_initializer(),
+                         self._iterator.initializer])
+    self.examples, self.seconds = 0, 0.0
+    self.run_chunk(timed=False)
+
+  def run_chunk(self, timed=True):
+    """Training: 5 steps. Prediction: one full pass over the file."""
+    start, examples = time.time(), 0
+    if self.is_training:
+      for _ in range(_TRAIN_CHUNK):
+        self._session.run(self._fetch)
+      examples = _TRAIN_CHUNK * FLAGS.batch_size
+    else:
+      self._session.run(self._iterator.initializer)
+      while True:
+        try:
+          examples += len(self._session.run(self._fetch))
+        except tf.errors.OutOfRangeError:
+          break
+    if timed:
+      self.seconds += time.time() - start
+      self.examples += examples
+
+  def close(self):
+    self._session.close()
+
+
+def compare(config, tagger, fixed_path, dynamic_path, mode, chunks):
+  """(fixed, dynamic) examples/sec."""
+  runners = [Runner(config, tagger, fixed_path, mode, False),
+             Runner(config, tagger, dynamic_path, mode, True)]
+  for _ in range(chunks):
+    for runner in runners:
+      runner.run_chunk()
+  for runner in runners:
+    runner.close()
+  return [runner.examples / runner.seconds for runner in runners]
+
+
+def main(_):
+  tf.logging.set_verbosity(tf.logging.WARN)
+  config = modeling.AlbertConfig.from_json_file(FLAGS.bert_config_file)
+  tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=True)
+  rng = np.random.RandomState(FLAGS.seed)
+  examples = msra_like_examples(cjk_characters(tokenizer), FLAGS.num_examples,
+                                rng)
+  labels = ner_metrics.labels_for_scheme(_TYPES, "bio")
+  label_map = {label: i for i, label in enumerate(labels)}
+  tagger = run_ner.Tagger(config, labels, "bio", FLAGS.use_crf)
+  work_dir = tempfile.mkdtemp(prefix="benchmark_ner_")
+  # As run_ner writes them: training records in file order, prediction
+  # records sorted by length when batches are dynamic.
+  in_order, by_length = [finetune_data.prepare_features_file(
+      lambda stats: ner_data.example_records(examples, tokenizer, label_map,
+                                             FLAGS.max_seq_length, stats),
+      run_ner.SPEC, "benchmark", work_dir, split,
+      sort_by_length=split == "test") for split in ("train", "test")]
+  mean_tokens = np.mean([len(e.words) + 2 for e in examples])
+  rows = []
+  for name, mode, chunks, dynamic_file in (
+      ("training", tf.estimator.ModeKeys.TRAIN, FLAGS.train_chunks, in_order),
+      ("prediction", tf.estimator.ModeKeys.PREDICT, 1, by_length)):
+    rows.append((name,) + tuple(compare(config, tagger, in_order.path,
+                                        dynamic_file.path, mode, chunks)))
+  print("\nconfig %s, %s head, batch %d, MSRA-shaped sentences (10-100 "
+        "characters, mean %.1f tokens, %d windows of %d records split), %d CPU "
+        "threads" % (os.path.basename(FLAGS.bert_config_file),
+                     "CRF" if FLAGS.use_crf else "softmax", FLAGS.batch_size,
+                     mean_tokens, in_order.stats.get("split_sentences", 0),
+                     in_order.num_records, os.cpu_count()))
+  print("| examples/sec | fixed %d | dynamic | speedup |" %
+        FLAGS.max_seq_length)
+  print("|---|---|---|---|")
+  for name, fixed, dynamic in rows:
+    print("| %s | %.1f | %.1f | %.2fx |" % (name, fixed, dynamic,
+                                           dynamic / fixed))
+
+
+if __name__ == "__main__":
+  app.run(main)
