@@ -4,7 +4,7 @@
 Measures, in one run and on the same LCQMC-shaped data (two questions of 5 to
 20 random Chinese characters each, uniformly), with the same config:
   * training examples/sec of run_classifier's graph (classifier_model.model_fn
-    on classifier_data's input pipeline), batches bucketed by length and padded
+    on finetune_data's input pipeline), batches bucketed by length and padded
     to their longest example vs. every example padded to max_seq_length;
   * prediction examples/sec, the same two ways;
   * SimilarityPredictor latency for one pair (median and p99), from a
@@ -26,9 +26,11 @@ from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import benchmark_util
 import classifier_data
 import classifier_model
 import export
+import finetune_data
 import modeling
 import similarity
 import tokenization
@@ -52,8 +54,7 @@ flags.DEFINE_integer("num_examples", 2048, "Synthetic pairs to batch from.")
 flags.DEFINE_integer("latency_runs", 300, "Timed single-pair predictions.")
 flags.DEFINE_integer("seed", 12345, "Seed of the synthetic questions.")
 
-# Training steps per timed chunk (and untimed warm-up).
-_TRAIN_CHUNK = 5
+SPEC = finetune_data.FeatureSpec.classifier()
 
 
 def lcqmc_like_pairs(characters, count, rng):
@@ -65,74 +66,13 @@ def lcqmc_like_pairs(characters, count, rng):
           for i in range(count)]
 
 
-def cjk_characters(tokenizer):
-  return [token for token in tokenizer.vocab
-          if len(token) == 1 and tokenization.is_chinese_char(ord(token))]
-
-
-def build(config, features_file, mode, dynamic_length):
-  """The model_fn's graph on the input pipeline; returns the fetch tensor."""
-  is_training = mode == tf.estimator.ModeKeys.TRAIN
-  dataset = classifier_data.features_dataset(
-      features_file, FLAGS.batch_size, FLAGS.max_seq_length, is_training,
-      drop_remainder=False, dynamic_length=dynamic_length)
-  iterator = tf.data.make_initializable_iterator(dataset)
+def compare(config, fixed_file, dynamic_file, mode, chunks):
   model_fn = classifier_model.model_fn_builder(
       config, num_labels=2, init_checkpoint=None, learning_rate=1e-4,
       num_train_steps=1000, num_warmup_steps=0, use_tpu=False)
-  spec = model_fn(iterator.get_next(), None, mode, {})
-  fetch = spec.train_op if is_training else spec.predictions["probabilities"]
-  return iterator, fetch
-
-
-class Runner(object):
-  """One mode's graph and session; `run_chunk` times part of its work."""
-
-  def __init__(self, config, features_file, mode, dynamic_length):
-    self._graph = tf.Graph()
-    with self._graph.as_default():
-      self._iterator, self._fetch = build(config, features_file, mode,
-                                          dynamic_length)
-      self._session = tf.Session()
-      self._session.run([tf.global_variables_initializer(),
-                         self._iterator.initializer])
-    self._is_training = mode == tf.estimator.ModeKeys.TRAIN
-    self.examples, self.seconds = 0, 0.0
-    self.run_chunk(timed=False)
-
-  def run_chunk(self, timed=True):
-    """Training: 5 steps. Prediction: one full pass over the file."""
-    start, examples = time.time(), 0
-    if self._is_training:
-      for _ in range(_TRAIN_CHUNK):
-        self._session.run(self._fetch)
-      examples = _TRAIN_CHUNK * FLAGS.batch_size
-    else:
-      self._session.run(self._iterator.initializer)
-      while True:
-        try:
-          examples += len(self._session.run(self._fetch))
-        except tf.errors.OutOfRangeError:
-          break
-    if timed:
-      self.seconds += time.time() - start
-      self.examples += examples
-
-  def close(self):
-    self._session.close()
-
-
-def compare(config, fixed_file, dynamic_file, mode, chunks):
-  """(fixed, dynamic) examples/sec, timed in alternating chunks so that load
-  from other processes affects both alike."""
-  runners = [Runner(config, fixed_file, mode, False),
-             Runner(config, dynamic_file, mode, True)]
-  for _ in range(chunks):
-    for runner in runners:
-      runner.run_chunk()
-  for runner in runners:
-    runner.close()
-  return [runner.examples / runner.seconds for runner in runners]
+  return benchmark_util.compare_padding(
+      model_fn, SPEC, fixed_file, dynamic_file, mode, chunks,
+      FLAGS.batch_size, FLAGS.max_seq_length, fetch_key="probabilities")
 
 
 def random_classifier_checkpoint(config, directory):
@@ -153,7 +93,7 @@ def time_predictor(config, tokenizer, work_dir, rng):
       [FLAGS.vocab_file, None], True, FLAGS.max_seq_length)
   predictor = similarity.SimilarityPredictor(saved_model)
   pairs = [(e.text_a, e.text_b) for e in lcqmc_like_pairs(
-      cjk_characters(tokenizer), FLAGS.latency_runs + 10, rng)]
+      benchmark_util.cjk_characters(tokenizer), FLAGS.latency_runs + 10, rng)]
   for pair in pairs[:10]:
     predictor.predict_pair(*pair)
   latencies = []
@@ -170,15 +110,17 @@ def main(_):
   config = modeling.AlbertConfig.from_json_file(FLAGS.bert_config_file)
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=True)
   rng = np.random.RandomState(FLAGS.seed)
-  examples = lcqmc_like_pairs(cjk_characters(tokenizer), FLAGS.num_examples,
+  examples = lcqmc_like_pairs(benchmark_util.cjk_characters(tokenizer), FLAGS.num_examples,
                               rng)
   work_dir = tempfile.mkdtemp(prefix="benchmark_classifier_")
   # As run_classifier writes them: training records in file order, prediction
   # records sorted by length when batches are dynamic.
-  in_order, by_length = [classifier_data.prepare_features_file(
-      lambda: examples, "benchmark", work_dir, split, ["0", "1"],
-      FLAGS.max_seq_length, tokenizer, sort_by_length=split == "test").path
-                         for split in ("train", "test")]
+  records = list(classifier_data.classifier_records(
+      examples, ["0", "1"], FLAGS.max_seq_length, tokenizer))
+  in_order, by_length = [
+      benchmark_util.write_records(records, SPEC, work_dir, split,
+                                   sort_by_length=split == "test")
+      for split in ("train", "test")]
   mean_tokens = np.mean([len(e.text_a) + len(e.text_b) + 3 for e in examples])
 
   rows = []
@@ -193,12 +135,7 @@ def main(_):
   print("\nconfig %s, batch %d, LCQMC-shaped pairs (mean %.1f tokens), %d "
         "CPU threads" % (os.path.basename(FLAGS.bert_config_file),
                          FLAGS.batch_size, mean_tokens, os.cpu_count()))
-  print("| examples/sec | fixed %d | dynamic | speedup |" %
-        FLAGS.max_seq_length)
-  print("|---|---|---|---|")
-  for name, fixed, dynamic in rows:
-    print("| %s | %.1f | %.1f | %.2fx |" % (name, fixed, dynamic,
-                                           dynamic / fixed))
+  benchmark_util.print_padding_table("", rows, FLAGS.max_seq_length)
   print("\nSimilarityPredictor, one pair: median %.2f ms, p99 %.2f ms "
         "(%d runs)" % (median, p99, FLAGS.latency_runs))
 

@@ -48,6 +48,8 @@ FLAGS.set_default("vocab_file", os.path.join(HERE, "albert_config",
 flags.DEFINE_integer("batch_size", 32, "Batch size for training and predict.")
 flags.DEFINE_integer("train_chunks", 4,
                      "Timed training chunks of 5 steps per mode.")
+flags.DEFINE_integer("predict_passes", 2,
+                     "Timed prediction passes over all sentences per mode.")
 flags.DEFINE_integer("num_examples", 1024, "Synthetic sentences.")
 flags.DEFINE_integer("seed", 12345, "Seed of the synthetic sentences.")
 
@@ -157,7 +159,8 @@ def main(_):
   rows = []
   for name, mode, chunks, dynamic_file in (
       ("training", tf.estimator.ModeKeys.TRAIN, FLAGS.train_chunks, in_order),
-      ("prediction", tf.estimator.ModeKeys.PREDICT, 1, by_length)):
+      ("prediction", tf.estimator.ModeKeys.PREDICT, FLAGS.predict_passes,
+       by_length)):
     rows.append((name,) + tuple(compare(config, tagger, in_order.path,
                                         dynamic_file.path, mode, chunks)))
   print("\nconfig %s, %s head, batch %d, MSRA-shaped sentences (10-100 "

@@ -185,7 +185,7 @@ def _split_tag_line(line):
   return stripped, None, None
 
 
-def _check_tagged(example, tagged_flags, where):
+def _check_tagged(example, tagged_flags):
   """A sentence has tags on every line or on none (test files)."""
   if all(tagged_flags):
     return
@@ -195,7 +195,6 @@ def _check_tagged(example, tagged_flags, where):
         "%s: line %r has no tag while other lines of its sentence do: write "
         "'token<TAB>tag' on every line" % (example.where(line_index),
                                             example.words[line_index]))
-  del where
   example.tags = None
 
 
@@ -216,7 +215,7 @@ def read_tag_file(path, split):
       tagged.append(tag is not None)
     example = NerExample("%s-%d" % (split, len(examples)), words, tags, path,
                          numbers, separator=separator)
-    _check_tagged(example, tagged, path)
+    _check_tagged(example, tagged)
     examples.append(example)
   return examples
 
@@ -242,7 +241,7 @@ def read_conll_file(path, split):
       tagged.append(tag is not None)
     example = NerExample("%s-%d" % (split, len(examples)), words, tags, path,
                          numbers, lines=lines, separator=" ")
-    _check_tagged(example, tagged, path)
+    _check_tagged(example, tagged)
     examples.append(example)
   return examples
 
@@ -665,7 +664,7 @@ def prediction_lines(task_name, examples, word_tags):
 
   msra/bio: `token<separator>tag` lines with a blank line after each
   sentence; conll: each input line with its tag column replaced (appended
-  when the input had none); cluener: one JSON object per line with `id` (when
+  when the input had none; -DOCSTART- lines are not repeated); cluener: one JSON object per line with `id` (when
   the input had one), `text` and the predicted `label`.
   """
   kind = _file_kind(task_name)

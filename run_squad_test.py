@@ -94,8 +94,8 @@ def flags_for(space, output_dir, **extra):
                 output_dir=output_dir, max_seq_length=32, doc_stride=12,
                 max_query_length=8, max_answer_length=5, n_best_size=4,
                 train_batch_size=16, predict_batch_size=32,
-                learning_rate=3e-3, num_train_epochs=10,
-                warmup_proportion=0.1, save_checkpoints_steps=80, num_gpus=0)
+                learning_rate=3e-3, num_train_epochs=6,
+                warmup_proportion=0.1, save_checkpoints_steps=50, num_gpus=0)
   values.update(extra)
   return finetuning.flags_namespace(**values)
 

@@ -121,6 +121,20 @@ _SHARED_FLAGS = {
         "0: CPU only. 1: one GPU if one is visible, else CPU. N>1: "
         "data-parallel over N GPUs with tf.distribute.MirroredStrategy (the "
         "batch size flags are global batch sizes)."),
+    "distribution_strategy": (
+        _enum("one_device", "mirrored", "multi_worker"), None,
+        "How training is replicated. one_device: one CPU/GPU. mirrored: "
+        "tf.distribute.MirroredStrategy over --num_gpus GPUs of this machine. "
+        "multi_worker: synchronous data-parallel training over the machines "
+        "of the TF_CONFIG environment variable (MultiWorkerMirroredStrategy, "
+        "--num_gpus GPUs or the CPU on each; the chief writes output_dir, "
+        "which every machine must reach, e.g. gs:// or NFS). Unset: mirrored "
+        "for --num_gpus>1, else one_device. Batch sizes stay global."),
+    "all_reduce_alg": (
+        _enum("auto", "ring", "nccl"), "auto",
+        "Gradient all-reduce: for multi_worker the collective implementation "
+        "(ring: gRPC ring, any device; nccl: NVIDIA NCCL between GPUs; auto: "
+        "TensorFlow chooses); for mirrored, nccl forces NcclAllReduce."),
     "do_train": (_bool, False, "Train."),
     "do_eval": (
         _bool, False,

@@ -76,8 +76,9 @@ def define_flags():
   flags.DEFINE_float(
       "null_score_diff_threshold", None,
       "run_squad_v2.py: answers whose null odds exceed this become \"\". "
-      "Default: the threshold with the best F1 on --predict_file when it has "
-      "answers (reported as best_f1_thresh), else 0.")
+      "Default, when --predict_file has answers: one with the best F1 there "
+      "(halfway between best_f1_thresh and the next larger null odds, so "
+      "float noise cannot flip a question); else 0.")
   flags.DEFINE_enum(
       "metric", None, list(squad_metrics.METRICS),
       "How eval_results.txt scores answers: squad (SQuAD v1.1/v2.0 rules) or "
@@ -158,6 +159,21 @@ def head_outputs(sequence_output, features, is_training, version_2,
   start_logits, end_logits = squad_model.v1_logits(
       sequence_output, features["context_mask"], init_range)
   return dict(start_logits=start_logits, end_logits=end_logits)
+
+
+def margin_threshold(best_threshold, null_odds):
+  """A threshold with the same dev score as the official best one, but with
+  a margin.
+
+  The official best threshold is exactly one question's null odds, so the
+  same question scored by another run of the graph (the exported model,
+  another batch padding) flips on float noise. Halfway to the next larger
+  null odds separates the same questions with room on both sides.
+  """
+  larger = [value for value in null_odds if value > best_threshold]
+  if not larger:
+    return best_threshold + 1.0
+  return (best_threshold + min(larger)) / 2
 
 
 # ----------------------------------------------------------------------------
@@ -318,7 +334,8 @@ class SquadTask(object):
         raw = squad_utils.evaluate(data.examples, best, data.metric, True,
                                    null_odds, null_threshold=0.0)
         if threshold is None:
-          threshold = raw["best_f1_thresh"]
+          threshold = margin_threshold(raw["best_f1_thresh"],
+                                       null_odds.values())
       threshold = 0.0 if threshold is None else threshold
       predictions = squad_utils.apply_null_threshold(best, null_odds,
                                                      threshold)
