@@ -93,7 +93,9 @@ def write_records(examples, tokenizer, work_dir, name, sort_by_length):
 
 
 def build(config, features_file, mode, dynamic_length):
-  """run_race's model_fn on the input pipeline; returns (iterator, fetch)."""
+  """run_race's model_fn on the input pipeline; returns (iterator, fetches):
+  the train op or the probabilities, the batch size and the token positions
+  the encoder processes."""
   task = race_utils.get_task("c3")
   is_training = mode == tf.estimator.ModeKeys.TRAIN
   dataset = finetune_data.features_dataset(
@@ -107,50 +109,70 @@ def build(config, features_file, mode, dynamic_length):
       head_fn, config, init_checkpoint=None, learning_rate=1e-4,
       num_train_steps=1000, num_warmup_steps=0, use_tpu=False,
       use_fused_kernels=True)
-  spec = model_fn(iterator.get_next(), None, mode, {})
-  fetch = spec.train_op if is_training else spec.predictions["probabilities"]
-  return iterator, fetch
+  features = iterator.get_next()
+  spec = model_fn(features, None, mode, {})
+  shape = tf.shape(features["input_ids"])
+  rows = (tf.reduce_sum(features["choice_mask"]) if dynamic_length else
+          shape[0] * shape[1])
+  return iterator, dict(
+      work=spec.train_op if is_training else spec.predictions["probabilities"],
+      examples=shape[0], tokens=rows * shape[2])
 
 
 class Runner(object):
-  """One mode's graph and session; `run_chunk` times part of its work."""
+  """One mode's graph and session; `run_chunk` times part of its work in
+  wall-clock and in CPU seconds of this process (the machine may be shared:
+  CPU time is what the work itself costs)."""
 
   def __init__(self, config, features_file, mode, dynamic_length):
     self._graph = tf.Graph()
     with self._graph.as_default():
-      self._iterator, self._fetch = build(config, features_file, mode,
-                                          dynamic_length)
+      self._iterator, self._fetches = build(config, features_file, mode,
+                                            dynamic_length)
       self._session = tf.Session()
       self._session.run([tf.global_variables_initializer(),
                          self._iterator.initializer])
     self._is_training = mode == tf.estimator.ModeKeys.TRAIN
-    self.examples, self.seconds = 0, 0.0
+    self.examples, self.tokens, self.seconds, self.cpu_seconds = 0, 0, 0.0, 0.0
     self.run_chunk(timed=False)  # warm-up: graph optimisation, kernels
+
+  def _run(self):
+    fetched = self._session.run(self._fetches)
+    return fetched["examples"], fetched["tokens"]
 
   def run_chunk(self, timed=True):
     """Training: train_chunk_steps steps. Prediction: one pass over the file."""
-    start, examples = time.time(), 0
+    start, cpu_start = time.time(), time.process_time()
+    examples, tokens = 0, 0
     if self._is_training:
       for _ in range(FLAGS.train_chunk_steps):
-        self._session.run(self._fetch)
-      examples = FLAGS.train_chunk_steps * FLAGS.batch_size
+        batch, batch_tokens = self._run()
+        examples, tokens = examples + batch, tokens + batch_tokens
     else:
       self._session.run(self._iterator.initializer)
       while True:
         try:
-          examples += len(self._session.run(self._fetch))
+          batch, batch_tokens = self._run()
         except tf.errors.OutOfRangeError:
           break
+        examples, tokens = examples + batch, tokens + batch_tokens
     if timed:
       self.seconds += time.time() - start
+      self.cpu_seconds += time.process_time() - cpu_start
       self.examples += examples
+      self.tokens += tokens
+
+  def rates(self):
+    """(examples/sec, examples/CPU-sec, encoded tokens per example)."""
+    return (self.examples / self.seconds, self.examples / self.cpu_seconds,
+            self.tokens / self.examples)
 
   def close(self):
     self._session.close()
 
 
 def compare(config, fixed_file, dynamic_file, mode, chunks):
-  """(fixed, dynamic) examples/sec, timed in alternating chunks."""
+  """The rates() of (fixed, dynamic), timed in alternating chunks."""
   runners = [Runner(config, fixed_file, mode, False),
              Runner(config, dynamic_file, mode, True)]
   for _ in range(chunks):
@@ -158,7 +180,7 @@ def compare(config, fixed_file, dynamic_file, mode, chunks):
       runner.run_chunk()
   for runner in runners:
     runner.close()
-  return [runner.examples / runner.seconds for runner in runners]
+  return [runner.rates() for runner in runners]
 
 
 def main(_):
@@ -179,12 +201,12 @@ def main(_):
   predict_by_length = write_records(predict_examples, tokenizer, work_dir,
                                     "test_sorted", True).path
 
-  rows = [("training",) + tuple(compare(
-      config, train_file, train_file, tf.estimator.ModeKeys.TRAIN,
-      FLAGS.train_chunks))]
-  rows.append(("prediction",) + tuple(compare(
-      config, predict_in_order, predict_by_length,
-      tf.estimator.ModeKeys.PREDICT, FLAGS.predict_passes)))
+  rows = [("training", compare(config, train_file, train_file,
+                               tf.estimator.ModeKeys.TRAIN,
+                               FLAGS.train_chunks)),
+          ("prediction", compare(config, predict_in_order, predict_by_length,
+                                 tf.estimator.ModeKeys.PREDICT,
+                                 FLAGS.predict_passes))]
 
   examples = train_examples + predict_examples
   mean_choices = np.mean([len(e.choices) for e in examples])
@@ -193,12 +215,16 @@ def main(_):
         "chars, %.2f choices), %d CPU threads" % (
             os.path.basename(FLAGS.bert_config_file), FLAGS.batch_size,
             mean_context, mean_choices, os.cpu_count()))
-  print("| examples/sec | fixed %d x 4 choices | dynamic | speedup |" %
-        FLAGS.max_seq_length)
-  print("|---|---|---|---|")
-  for name, fixed, dynamic in rows:
-    print("| %s | %.2f | %.2f | %.2fx |" % (name, fixed, dynamic,
-                                           dynamic / fixed))
+  print("fixed = every question 4 choices x %d tokens; dynamic = real "
+        "choices, padded to the batch's longest" % FLAGS.max_seq_length)
+  print("| | examples/sec fixed | dynamic | speedup | examples/CPU-sec "
+        "fixed | dynamic | speedup | tokens encoded/example fixed | dynamic |")
+  print("|---|---|---|---|---|---|---|---|---|")
+  for name, ((fixed, fixed_cpu, fixed_tokens),
+             (dynamic, dynamic_cpu, dynamic_tokens)) in rows:
+    print("| %s | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2fx | %.0f | %.0f |" % (
+        name, fixed, dynamic, dynamic / fixed, fixed_cpu, dynamic_cpu,
+        dynamic_cpu / fixed_cpu, fixed_tokens, dynamic_tokens))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,14 @@ Stable API:
       albert_config_file), init_checkpoint, output_dir, use_tpu, tpu_name,
       tpu_zone, gcp_project, master, num_tpu_cores, iterations_per_loop,
       save_checkpoints_steps, keep_checkpoint_max, log_step_count_steps,
-      optimizer (lamb|adamw), use_xla, use_amp, num_gpus. Call once, at import
-      time of the script.
+      optimizer (lamb|adamw), use_xla, use_amp, num_gpus,
+      distribution_strategy (one_device|mirrored|multi_worker, see
+      distribution.py), all_reduce_alg. Call once, at import time of the
+      script.
   validate_common_flags(flags_obj) -> None
       Raises ValueError naming the flag for inconsistent values (e.g. use_amp on
-      TPU, num_gpus above the visible GPUs, a missing init_checkpoint).
+      TPU, num_gpus above the visible GPUs, a missing init_checkpoint, a bad
+      TF_CONFIG with --distribution_strategy=multi_worker).
   load_albert_config(path, flag_name="bert_config_file") -> modeling.AlbertConfig
       Reads the JSON config with an error naming the flag and the file.
   make_estimator(model_fn, flags_obj, train_batch_size, eval_batch_size=None,
@@ -32,7 +35,14 @@ Stable API:
       True when no TPU or GPU is used, so CPU-only kernels (fused_ops) apply.
   num_replicas(flags_obj, devices=None) -> int
       Devices a global batch is split over (1 on CPU/one GPU, num_gpus, or the
-      list length); on TPU the TPUEstimator splits it itself, so 1.
+      list length; under multi_worker the machines times each one's GPUs, or
+      the machines when on CPU); on TPU the TPUEstimator splits it itself, so 1.
+  check_batch_sizes(flags_obj, names, devices=None) -> None
+      Each named global batch-size flag must divide evenly over the replicas.
+  is_chief(flags_obj) -> bool
+      False only on a multi_worker task other than the chief: such a task
+      trains but writes nothing to output_dir (no checkpoints, summaries,
+      eval results); the scripts skip evaluation and repairs there.
   input_fn_from_dataset_fn(dataset_fn) -> input_fn(params, input_context=None)
       Wraps dataset_fn(batch_size, input_context) so that each replica of a
       MirroredStrategy reads params["batch_size"] / replicas rows.
@@ -48,17 +58,22 @@ Stable API:
       when the loss is NaN/Inf, before any variable is updated.
   train(estimator, input_fn, max_steps, hooks=()) -> None
       estimator.train that turns the guard's failure into a NonFiniteLossError
-      naming the step and the last good checkpoint.
+      naming the step and the last good checkpoint. Under multi_worker it goes
+      through tf.estimator.train_and_evaluate (the only entry point of
+      TensorFlow's Estimator that runs a TF_CONFIG cluster; the evaluation
+      part is unused, the chief evaluates afterwards without a strategy).
   write_eval_results(output_dir, results, file_name="eval_results.txt") -> path
       Logs and writes "key = value" lines (sorted), atomically.
 """
 
 import os
 import re
+import socket
 
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import distribution
 import modeling
 import optimization
 import shared_flags
@@ -77,7 +92,7 @@ COMMON_FLAGS = (
     "use_tpu", "tpu_name", "tpu_zone", "gcp_project", "master",
     "num_tpu_cores", "iterations_per_loop", "save_checkpoints_steps",
     "keep_checkpoint_max", "log_step_count_steps", "optimizer", "use_xla",
-    "use_amp", "num_gpus")
+    "use_amp", "num_gpus", "distribution_strategy", "all_reduce_alg")
 
 
 def define_common_flags(**defaults):
@@ -115,6 +130,7 @@ def validate_common_flags(flags_obj):
     if flags_obj.num_gpus > visible:
       raise ValueError("--num_gpus=%d but only %d GPU(s) are visible."
                        % (flags_obj.num_gpus, visible))
+  distribution.validate(flags_obj, len(_visible_gpus()))
   if flags_obj.init_checkpoint and not _checkpoint_exists(
       flags_obj.init_checkpoint):
     raise ValueError(
@@ -149,12 +165,29 @@ def _checkpoint_exists(path):
 
 
 def _strategy_devices(flags_obj, devices=None):
-  """The device list of a MirroredStrategy, or None for a single device."""
+  """The device list of a MirroredStrategy, or None for a single device (and
+  for multi_worker, whose devices the cluster decides)."""
+  name = distribution.strategy_name(flags_obj, devices)
+  if name == distribution.MULTI_WORKER:
+    return None
   if devices:
     return list(devices)
-  if flags_obj.use_tpu or flags_obj.num_gpus <= 1:
+  if name == distribution.ONE_DEVICE:
     return None
   return ["/gpu:%d" % i for i in range(flags_obj.num_gpus)]
+
+
+def _multi_worker_role(flags_obj):
+  """The TF_CONFIG ClusterRole under multi_worker, else None."""
+  if distribution.strategy_name(flags_obj) != distribution.MULTI_WORKER:
+    return None
+  return distribution.cluster_role()
+
+
+def is_chief(flags_obj):
+  """Whether this process writes output_dir (all but non-chief workers)."""
+  role = _multi_worker_role(flags_obj)
+  return role is None or role.is_chief
 
 
 def runs_on_cpu(flags_obj, devices=None):
@@ -168,8 +201,28 @@ def runs_on_cpu(flags_obj, devices=None):
 
 
 def num_replicas(flags_obj, devices=None):
+  role = _multi_worker_role(flags_obj)
+  if role is not None:
+    return role.num_workers * distribution.local_replicas(
+        flags_obj, len(_visible_gpus()))
   strategy_devices = _strategy_devices(flags_obj, devices)
   return len(strategy_devices) if strategy_devices else 1
+
+
+def check_batch_sizes(flags_obj, names, devices=None):
+  """Raises ValueError unless each global batch flag splits evenly over the
+  replicas (every replica must get the same number of examples)."""
+  replicas = num_replicas(flags_obj, devices)
+  role = _multi_worker_role(flags_obj)
+  where = ("%d machines x %d" % (role.num_workers, replicas // role.num_workers)
+           if role else "%d" % replicas)
+  for name in names:
+    value = getattr(flags_obj, name)
+    if value % replicas:
+      raise ValueError(
+          "--%s=%d must be divisible by the %s replicas (it is the global "
+          "batch, split evenly between them): pass a multiple of %d."
+          % (name, value, where, replicas))
 
 
 def _session_config(flags_obj, strategy_devices):
@@ -207,10 +260,26 @@ def make_run_config(flags_obj, devices=None):
     tpu_cluster_resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
         flags_obj.tpu_name, zone=flags_obj.tpu_zone,
         project=flags_obj.gcp_project)
-  strategy = None
+  strategy = eval_strategy = None
+  all_reduce_alg = getattr(flags_obj, "all_reduce_alg", None) or "auto"
   strategy_devices = _strategy_devices(flags_obj, devices)
   if strategy_devices:
-    strategy = tf.distribute.MirroredStrategy(devices=strategy_devices)
+    strategy = eval_strategy = distribution.mirrored_strategy(
+        strategy_devices, all_reduce_alg)
+  role = _multi_worker_role(flags_obj)
+  save_summary_steps = 100  # RunConfig's default
+  if role is not None:
+    # Estimator.evaluate/predict refuse a TF_CONFIG cluster, so evaluation
+    # and prediction run on the chief alone, without a strategy.
+    strategy = distribution.multi_worker_strategy(
+        role, distribution.local_replicas(flags_obj, len(_visible_gpus()))
+        if not runs_on_cpu(flags_obj) else 0, all_reduce_alg)
+    if not role.is_chief:
+      # Without summaries a non-chief task writes nothing to output_dir: no
+      # events of TPUEstimator's examples/sec hook, and (TensorFlow ties the
+      # two together in MonitoredTrainingSession) no throw-away checkpoints
+      # in output_dir/tmp_worker_N. It still restores from output_dir.
+      save_summary_steps = None
   return tf.estimator.tpu.RunConfig(
       cluster=tpu_cluster_resolver,
       master=flags_obj.master,
@@ -219,9 +288,10 @@ def make_run_config(flags_obj, devices=None):
       save_checkpoints_steps=flags_obj.save_checkpoints_steps,
       keep_checkpoint_max=flags_obj.keep_checkpoint_max,
       log_step_count_steps=flags_obj.log_step_count_steps,
+      save_summary_steps=save_summary_steps,
       session_config=_session_config(flags_obj, strategy_devices),
       train_distribute=strategy,
-      eval_distribute=strategy,
+      eval_distribute=eval_strategy,
       tpu_config=tf.estimator.tpu.TPUConfig(
           # Off TPU every session run is one step; TPUEstimator would still
           # divide the logging interval by iterations_per_loop.
@@ -374,7 +444,7 @@ def _candidate_checkpoints(model_dir):
   return sorted(prefixes, key=checkpoint_step, reverse=True)
 
 
-def recover_latest_checkpoint(model_dir):
+def recover_latest_checkpoint(model_dir, repair=True):
   """Makes model_dir's newest *readable* checkpoint the one training resumes.
 
   A crash while saving can leave the newest checkpoint truncated; the
@@ -382,6 +452,9 @@ def recover_latest_checkpoint(model_dir):
   checkpoints newer than the newest good one are skipped with a warning that
   says why, and the `checkpoint` state file is rewritten to name the good one
   (no file of the bad one is deleted).
+
+  repair=False only finds the checkpoint (a non-chief multi_worker task: the
+  chief alone writes to the shared model_dir).
 
   Returns:
     The checkpoint training will resume from, or None.
@@ -401,8 +474,8 @@ def recover_latest_checkpoint(model_dir):
     path = None
   state = tf.train.get_checkpoint_state(model_dir)
   named = state.model_checkpoint_path if state else None
-  if skipped or (path and named and os.path.basename(named) !=
-                 os.path.basename(path)):
+  if repair and (skipped or (path and named and os.path.basename(named) !=
+                            os.path.basename(path))):
     good = [p for p in reversed(candidates) if p not in skipped]
     if path is None:
       tf.io.gfile.remove(os.path.join(model_dir, "checkpoint"))
@@ -432,7 +505,10 @@ def checkpoint_global_step(checkpoint_path):
 
 def check_writable_dir(path, flag_name="output_dir"):
   """Creates `path` if needed and proves it is writable, before any work."""
-  probe = os.path.join(path, ".write_test")
+  # Named per process: the workers of a multi_worker job probe the same
+  # shared directory at the same moment.
+  probe = os.path.join(path, ".write_test.%s.%d" % (socket.gethostname(),
+                                                   os.getpid()))
   try:
     tf.io.gfile.makedirs(path)
     with tf.io.gfile.GFile(probe, "w") as f:
@@ -456,7 +532,15 @@ def train(estimator, input_fn, max_steps, hooks=()):
       good checkpoint.
   """
   try:
-    estimator.train(input_fn=input_fn, max_steps=max_steps, hooks=hooks)
+    if _runs_a_cluster(estimator):
+      tf.estimator.train_and_evaluate(
+          estimator,
+          tf.estimator.TrainSpec(input_fn, max_steps=max_steps,
+                                 hooks=list(hooks)),
+          # Never called: a cluster without an "evaluator" task only trains.
+          tf.estimator.EvalSpec(input_fn, steps=None))
+    else:
+      estimator.train(input_fn=input_fn, max_steps=max_steps, hooks=hooks)
   except tf.errors.InvalidArgumentError as e:
     match = re.search(re.escape(_NON_FINITE_MARKER) + r"\D*(\d+)", e.message)
     if not match:
@@ -467,6 +551,12 @@ def train(estimator, input_fn, max_steps, hooks=()):
         "--learning_rate or check the input data, then rerun the same command "
         "to resume from it." % (match.group(1),
                                 tf.train.latest_checkpoint(estimator.model_dir)))
+
+
+def _runs_a_cluster(estimator):
+  """True for a multi_worker estimator (TF_CONFIG cluster + strategy)."""
+  # pylint: disable=protected-access
+  return bool(getattr(estimator.config, "_distribute_coordinator_mode", None))
 
 
 def write_eval_results(output_dir, results, file_name="eval_results.txt"):

@@ -282,3 +282,22 @@ def test_predictions_in_input_format_read_back(tmp_path, task_name, name,
     assert [e.tags for e in again] == predicted
   if task_name == "conll":
     assert lines[0] == "EU NNP B-ORG"
+
+
+def test_digits_and_latin_lines_inside_chinese_each_get_a_tag(tmp_path,
+                                                              tokenizer):
+  # MSRA writes "1998年" as five lines: every character keeps its own piece
+  # and its own prediction slot.
+  path = _write(tmp_path, "train.txt", "".join(
+      "%s\t%s\n" % pair for pair in zip("1998年a中", [
+          "B-DATE", "I-DATE", "I-DATE", "I-DATE", "I-DATE", "O", "O"])))
+  example = ner_data.read_examples("msra", path, "train")[0]
+  labels, scheme = ner_data.build_labels([example])
+  label_map = {label: i for i, label in enumerate(labels)}
+  record = list(ner_data.example_records([example], tokenizer, label_map,
+                                         16))[0]
+  assert tokenizer.convert_ids_to_tokens(record["input_ids"]) == [
+      "[CLS]", "1", "9", "9", "8", "[UNK]", "a", "中", "[SEP]"]
+  assert record["label_mask"] == [0] + [1] * 7 + [0]
+  assert [labels[i] for i in record["label_ids"][1:-1]] == example.tags
+  assert scheme == "bio"

@@ -57,7 +57,7 @@ def decode_record(record, name_to_features):
 def make_pretraining_dataset(input_files, max_seq_length,
                              max_predictions_per_seq, is_training, batch_size,
                              num_cpu_threads=4, with_token_boundary=False,
-                             seed=None):
+                             seed=None, record_shard=None):
   """Builds the tf.data.Dataset of batched pretraining features.
 
   Training reads the files in a shuffled, repeating, interleaved order (as
@@ -74,6 +74,9 @@ def make_pretraining_dataset(input_files, max_seq_length,
     with_token_boundary: also return `token_boundary` (see
       pretraining_feature_spec).
     seed: optional seed for the training shuffles (None: nondeterministic).
+    record_shard: optional (num_shards, index): keep every num_shards-th
+      record of each file, from the index-th (one input pipeline's share when
+      there are fewer files than pipelines).
 
   Returns:
     A dataset of dicts with the features of pretraining_feature_spec.
@@ -85,19 +88,24 @@ def make_pretraining_dataset(input_files, max_seq_length,
   name_to_features = pretraining_feature_spec(
       max_seq_length, max_predictions_per_seq, with_token_boundary)
 
+  def read_file(path):
+    records = tf.data.TFRecordDataset(path)
+    return records.shard(*record_shard) if record_shard else records
+
   if is_training:
     dataset = tf.data.Dataset.from_tensor_slices(tf.constant(input_files))
     dataset = dataset.repeat()
     dataset = dataset.shuffle(buffer_size=len(input_files), seed=seed)
     cycle_length = min(num_cpu_threads, len(input_files))
     dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
+        read_file,
         cycle_length=cycle_length,
         num_parallel_calls=cycle_length,
         deterministic=seed is not None)
     dataset = dataset.shuffle(buffer_size=100, seed=seed)
   else:
-    dataset = tf.data.TFRecordDataset(input_files)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        tf.constant(input_files)).flat_map(read_file)
 
   dataset = dataset.map(
       lambda record: decode_record(record, name_to_features),

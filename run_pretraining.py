@@ -1,7 +1,8 @@
 # coding=utf-8
 """Pretrains ALBERT (masked LM + sentence-order prediction) with TPUEstimator.
 
-Runs on CPU, one GPU, several GPUs (MirroredStrategy, --num_gpus) or a Cloud TPU
+Runs on CPU, one GPU, several GPUs (MirroredStrategy, --num_gpus), several
+machines (--distribution_strategy=multi_worker with TF_CONFIG) or a Cloud TPU
 (--use_tpu). Training resumes from the newest checkpoint in --output_dir, so a
 killed run is continued by rerunning the same command. Evaluation reads
 --eval_input_file (held-out data) and writes eval_results.txt; --do_eval alone
@@ -22,6 +23,7 @@ from absl import app
 from absl import flags
 import tensorflow.compat.v1 as tf
 
+import distribution
 import estimator_utils
 import modeling
 import pretraining_input
@@ -148,11 +150,12 @@ def validate_flags(flags_obj, devices=None):
                      "max_seq_length=%d], got %d." % (
                          flags_obj.max_seq_length,
                          flags_obj.max_predictions_per_seq))
-  replicas = estimator_utils.num_replicas(flags_obj, devices)
-  for name in ("train_batch_size", "eval_batch_size"):
-    if getattr(flags_obj, name) % replicas:
-      raise ValueError("--%s=%d must be divisible by the %d devices." % (
-          name, getattr(flags_obj, name), replicas))
+  # Under multi_worker the chief evaluates alone: only training batches split.
+  split_batches = ("train_batch_size", "eval_batch_size")
+  strategy = distribution.strategy_name(flags_obj, devices)
+  if strategy == distribution.MULTI_WORKER:
+    split_batches = ("train_batch_size",)
+  estimator_utils.check_batch_sizes(flags_obj, split_batches, devices)
   train_files = eval_files = None
   if flags_obj.do_train:
     if not flags_obj.input_file:
@@ -325,13 +328,13 @@ def input_fn_builder(input_files, max_seq_length, max_predictions_per_seq,
   """An input_fn over the pretraining files (per-replica batches)."""
 
   def dataset_fn(batch_size, input_context):
-    files = input_files
-    if input_context is not None and input_context.num_input_pipelines > 1:
-      files = files[input_context.input_pipeline_id::
-                    input_context.num_input_pipelines]
+    # One input pipeline per machine under multi_worker: each reads its own
+    # files, or its own records when there are fewer files than machines.
+    files, record_shard = distribution.shard_files_or_records(input_files,
+                                                              input_context)
     return pretraining_input.make_pretraining_dataset(
         files, max_seq_length, max_predictions_per_seq, is_training,
-        batch_size, seed=seed)
+        batch_size, seed=seed, record_shard=record_shard)
 
   return estimator_utils.input_fn_from_dataset_fn(dataset_fn)
 
@@ -393,8 +396,10 @@ def run(flags_obj, devices=None, seed=None):
       model_fn, flags_obj, train_batch_size=flags_obj.train_batch_size,
       eval_batch_size=flags_obj.eval_batch_size, devices=devices)
 
+  chief = estimator_utils.is_chief(flags_obj)
   if flags_obj.do_train:
-    estimator_utils.recover_latest_checkpoint(flags_obj.output_dir)
+    estimator_utils.recover_latest_checkpoint(flags_obj.output_dir,
+                                              repair=chief)
     tf.logging.info("***** Training on %d file(s), batch size %d *****",
                     len(train_files), flags_obj.train_batch_size)
     estimator_utils.train(
@@ -404,6 +409,10 @@ def run(flags_obj, devices=None, seed=None):
         max_steps=flags_obj.num_train_steps)
 
   if not flags_obj.do_eval:
+    return None
+  if not chief:
+    tf.logging.info("Not the chief: the chief evaluates and writes "
+                    "eval_results.txt.")
     return None
   checkpoint = estimator_utils.recover_latest_checkpoint(flags_obj.output_dir)
   if checkpoint is None:

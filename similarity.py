@@ -25,8 +25,6 @@ Texts are checked as run_classifier.py checks its rows: an empty text, or a
 single text for a sentence-pair model, is an error, never scored silently.
 """
 
-import json
-import os
 import sys
 
 from absl import app
@@ -36,7 +34,6 @@ import tensorflow.compat.v1 as tf
 
 import classifier_data
 import export
-import tokenization
 
 FLAGS = flags.FLAGS
 
@@ -106,45 +103,21 @@ class SimilarityPredictor(object):
       is_pair: True for a sentence-pair model, False for single texts, None:
         what the export's info records (if it does not, both are accepted).
     """
-    path = export.latest_saved_model(saved_model)
-    extra_dir = os.path.join(path, "assets.extra")
-    info_path = os.path.join(extra_dir, export.CLASSIFIER_INFO_FILE)
-    if not tf.io.gfile.exists(info_path):
-      raise ValueError("%s lacks assets.extra/%s (labels and tokenization); "
-                       "export it with run_classifier.py --export_dir." %
-                       (path, export.CLASSIFIER_INFO_FILE))
-    with tf.io.gfile.GFile(info_path) as f:
-      info = json.load(f)
-    in_extra = lambda name: os.path.join(extra_dir, name) if name else None
+    self._runner = export.SavedModelRunner(
+        saved_model, info_file=export.CLASSIFIER_INFO_FILE,
+        num_threads=num_threads)
+    info = self._runner.info
     self.labels = info["labels"]
     self.max_seq_length = info["max_seq_length"]
-    self.tokenizer = tokenization.FullTokenizer(
-        vocab_file=in_extra(info["vocab_file"]),
-        do_lower_case=info["do_lower_case"],
-        spm_model_file=in_extra(info["spm_model_file"]))
+    self.tokenizer = self._runner.tokenizer
     self._label_map = {label: i for i, label in enumerate(self.labels)}
     self.is_pair = info.get("is_pair") if is_pair is None else is_pair
     if self.is_pair is None:
       tf.logging.warning(
           "%s does not record whether the model classifies pairs or single "
           "texts: both are accepted, so a missing text_b cannot be caught. "
-          "Pass is_pair (--pair or --nopair) to check.", info_path)
-
-    self._graph = tf.Graph()
-    config = tf.ConfigProto(intra_op_parallelism_threads=num_threads,
-                            inter_op_parallelism_threads=num_threads)
-    self._session = tf.Session(graph=self._graph, config=config)
-    meta_graph = tf.saved_model.loader.load(
-        self._session, [tf.saved_model.tag_constants.SERVING], path)
-    signature = meta_graph.signature_def[
-        tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
-    tensor = lambda info: self._graph.get_tensor_by_name(info.name)
-    self._inputs = [tensor(signature.inputs[name]) for name in
-                    ("input_ids", "input_mask", "segment_ids")]
-    self._probabilities = tensor(signature.outputs["probabilities"])
-    # Nothing may be added per request: a stray op would raise, not slow down.
-    self._graph.finalize()
-    tf.logging.info("Loaded %s (labels: %s)", path, ", ".join(self.labels))
+          "Pass is_pair (--pair or --nopair) to check.", self._runner.path)
+    tf.logging.info("Labels: %s", ", ".join(self.labels))
 
   def check(self, pairs):
     """Raises TextError naming the first pair (by index) that is unscorable."""
@@ -161,20 +134,17 @@ class SimilarityPredictor(object):
         classifier_data.InputExample(str(i), text_a, text_b), self._label_map,
         self.max_seq_length, self.tokenizer)
                 for i, (text_a, text_b) in enumerate(pairs)]
-    longest = max(len(f.input_ids) for f in features)
-    arrays = [np.zeros([len(features), longest], np.int32) for _ in range(3)]
-    for row, f in enumerate(features):
-      for array, values in zip(arrays, (f.input_ids, f.input_mask,
-                                        f.segment_ids)):
-        array[row, :len(values)] = values
-    return arrays
+    return export.pad_batch([[f.input_ids for f in features],
+                             [f.input_mask for f in features],
+                             [f.segment_ids for f in features]])
 
   def predict_proba(self, pairs):
     """Class probabilities [n, num_labels] (columns in `self.labels` order)."""
     if not pairs:
       return np.zeros([0, len(self.labels)], np.float32)
-    feed = dict(zip(self._inputs, self.encode(pairs)))
-    return self._session.run(self._probabilities, feed_dict=feed)
+    feed = dict(zip(("input_ids", "input_mask", "segment_ids"),
+                    self.encode(pairs)))
+    return self._runner.run(feed, ["probabilities"])["probabilities"]
 
   def predict(self, pairs):
     """[(label, probabilities), ...] for a list of (text_a, text_b) pairs."""
@@ -186,7 +156,7 @@ class SimilarityPredictor(object):
     return self.predict([(text_a, text_b)])[0]
 
   def close(self):
-    self._session.close()
+    self._runner.close()
 
 
 def _format(label, probabilities):

@@ -86,7 +86,7 @@ def test_batch_and_single_predictions_agree(predictor):
 
 
 def test_graph_is_built_once(predictor):
-  graph = predictor._graph  # pylint: disable=protected-access
+  graph = predictor._runner._graph  # pylint: disable=protected-access
   num_ops = len(graph.get_operations())
   for _ in range(3):
     predictor.predict_pair("甲乙", "丙")

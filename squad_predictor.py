@@ -64,6 +64,7 @@ class SquadPredictor(object):
     threshold = info.get("null_score_diff_threshold")
     self.null_threshold = 0.0 if threshold is None else threshold
     self.batch_size = batch_size
+    self.tokenizer = self._runner.tokenizer
     self._maker = squad_utils.RecordMaker(
         self._runner.tokenizer, info["max_seq_length"], info["doc_stride"],
         info["max_query_length"], is_training=False)
@@ -85,9 +86,14 @@ class SquadPredictor(object):
     windows = []
     records = list(self._maker.records(examples, {},
                                        on_window=windows.append))
-    outputs = []
-    for begin in range(0, len(records), self.batch_size):
-      outputs.extend(self._run(records[begin:begin + self.batch_size]))
+    # Batches of similar lengths pad little; outputs go back to record order.
+    order = sorted(range(len(records)),
+                   key=lambda i: len(records[i]["input_ids"]))
+    outputs = [None] * len(records)
+    for begin in range(0, len(order), self.batch_size):
+      rows = order[begin:begin + self.batch_size]
+      for row, output in zip(rows, self._run([records[i] for i in rows])):
+        outputs[row] = output
     return self._answers(examples, windows, outputs)
 
   def _run(self, records):

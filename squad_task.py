@@ -12,7 +12,7 @@ lives here once, as a `SquadTask` built by `run(flags_obj, version_2)`.
 import collections
 import dataclasses
 import os
-from typing import List, Optional
+from typing import List
 
 from absl import flags
 import tensorflow.compat.v1 as tf

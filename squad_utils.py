@@ -36,7 +36,7 @@ import json
 import math
 import sys
 import unicodedata
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 import tensorflow.compat.v1 as tf
