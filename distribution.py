@@ -221,7 +221,8 @@ def multi_worker_strategy(role, num_gpus, all_reduce_alg="auto"):
   The cluster resolver is built from `role` so that --num_gpus (not every GPU
   TensorFlow sees) sets the replicas of each machine.
   """
-  key = (role, num_gpus, all_reduce_alg)
+  key = (json.dumps(role.cluster, sort_keys=True), role.task_type,
+         role.task_index, num_gpus, all_reduce_alg)
   if key not in _MULTI_WORKER_STRATEGIES:
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
         tf.train.ClusterSpec(role.cluster), task_type=role.task_type,

@@ -185,7 +185,14 @@ def test_run_classifier_in_process_on_an_in_memory_filesystem(tmp_path):
     rows = f.read().splitlines()
   assert rows[0] == "id\tlabel" and len(rows) == 9
   assert tf.train.latest_checkpoint(output_dir + "/best")
-  assert tf.io.gfile.glob(root + "/export/classifier/*/saved_model.pb")
+  exported = tf.io.gfile.glob(root + "/export/classifier/*/saved_model.pb")
+  assert len(exported) == 1
+  info_path = os.path.join(os.path.dirname(exported[0]), "assets.extra",
+                           "classifier_info.json")
+  with tf.io.gfile.GFile(info_path) as f:
+    info = json.load(f)
+  # similarity.py checks input against what the export records.
+  assert info["is_pair"] is True and info["labels"] == ["0", "1"]
   assert not tf.io.gfile.glob(output_dir + "/*.tmp")
   assert not os.path.exists("ram:")
 

@@ -266,7 +266,8 @@ def export_models(task):
       setup.albert_config, finetuning.trained_checkpoint(flags_obj.output_dir),
       task.label_list, os.path.join(flags_obj.export_dir, "classifier"),
       setup.vocab_files, setup.do_lower_case, flags_obj.max_seq_length,
-      hub_module_handle=flags_obj.albert_hub_module_handle)
+      hub_module_handle=flags_obj.albert_hub_module_handle,
+      is_pair=task.processor.is_pair)
   finetuning.export_hub_module(setup, flags_obj)
 
 
