@@ -164,11 +164,12 @@ def main(_):
     rows.append((name,) + tuple(compare(config, tagger, in_order.path,
                                         dynamic_file.path, mode, chunks)))
   print("\nconfig %s, %s head, batch %d, MSRA-shaped sentences (10-100 "
-        "characters, mean %.1f tokens, %d windows of %d records split), %d CPU "
-        "threads" % (os.path.basename(FLAGS.bert_config_file),
-                     "CRF" if FLAGS.use_crf else "softmax", FLAGS.batch_size,
-                     mean_tokens, in_order.stats.get("split_sentences", 0),
-                     in_order.num_records, os.cpu_count()))
+        "characters, mean %.1f tokens; %d sentences, %d longer than "
+        "max_seq_length split into windows), %d CPU threads" % (
+            os.path.basename(FLAGS.bert_config_file),
+            "CRF" if FLAGS.use_crf else "softmax", FLAGS.batch_size,
+            mean_tokens, len(examples),
+            in_order.stats.get("split_sentences", 0), os.cpu_count()))
   print("| examples/sec | fixed %d | dynamic | speedup |" %
         FLAGS.max_seq_length)
   print("|---|---|---|---|")

@@ -429,6 +429,109 @@ def predict(estimator, predict_input_fn, checkpoint_path, num_real_records):
   return outputs
 
 
+# ----------------------------------------------------------------------------
+# A task script's stages.
+
+
+class Task(object):
+  """What a task script defines for `run_stages`; subclasses fill it in.
+
+  Attributes set here: flags, setup. A subclass sets `spec` (the
+  finetune_data.FeatureSpec of its records), `metric_key` and
+  `higher_is_better` (how the best dev checkpoint is chosen) and implements
+  split_files, features_file, head_fn, evaluate, predict and export.
+  """
+
+  metric_key = "eval_accuracy"
+  higher_is_better = True
+
+  def __init__(self, flags_obj, setup):
+    self.flags = flags_obj
+    self.setup = setup
+
+  def split_files(self, split):
+    """The input files of "train", "dev" or "test" (need not exist yet)."""
+    raise NotImplementedError
+
+  def features_file(self, split, pad_to_multiple=1):
+    """The split's finetune_data.FeaturesFile (cached)."""
+    raise NotImplementedError
+
+  def head_fn(self):
+    """head_fn(features, is_training, encoder) -> HeadOutputs."""
+    raise NotImplementedError
+
+  def input_fn(self, features_file, is_training):
+    """The input_fn of a features file of records of `self.spec`."""
+    return input_fn(self.flags, features_file, self.spec, is_training)
+
+  def evaluate(self, estimator, dev_file, checkpoint_path):
+    """Evaluates a checkpoint on dev; writes and returns the results."""
+    raise NotImplementedError
+
+  def predict(self, estimator, checkpoint_path):
+    """Predicts the test split and writes the task's prediction files."""
+    raise NotImplementedError
+
+  def export(self):
+    """Writes the SavedModel(s) under --export_dir."""
+    raise NotImplementedError
+
+  def check_inputs(self):
+    """The files of every stage the flags ask for exist, before any work."""
+    for split, flag in (("train", "do_train"), ("dev", "do_eval"),
+                        ("test", "do_predict")):
+      if getattr(self.flags, flag):
+        try:
+          files = self.split_files(split)
+        except FileNotFoundError as e:
+          raise ValueError("--%s: %s" % (flag, e)) from e
+        check_input_files(files, "--" + flag)
+
+
+def run_stages(task):
+  """Trains (evaluating and keeping the best), evaluates, predicts and
+  exports as task.flags ask; returns the last dev results or None.
+
+  Every split the flags need is converted before training, so bad data stops
+  the run before any step is spent.
+  """
+  flags_obj = task.flags
+  task.check_inputs()
+  train_file = task.features_file("train") if flags_obj.do_train else None
+  dev_file = None
+  if flags_obj.do_eval:
+    dev_file = task.features_file(
+        "dev", pad_multiple(flags_obj, flags_obj.eval_batch_size))
+  num_train_steps, num_warmup_steps = 0, 0
+  if train_file:
+    num_train_steps, num_warmup_steps = train_steps(flags_obj,
+                                                    train_file.num_records)
+  estimator = make_estimator(flags_obj, task.head_fn(), task.setup,
+                             num_train_steps, num_warmup_steps)
+  results = None
+  if flags_obj.do_train:
+    evaluate_fn = None
+    if dev_file:
+      evaluate_fn = lambda checkpoint: task.evaluate(estimator, dev_file,
+                                                     checkpoint)
+    results = train_and_evaluate(
+        estimator, task.input_fn(train_file, True), num_train_steps,
+        flags_obj.output_dir, evaluate_fn,
+        every=flags_obj.save_checkpoints_steps, metric_key=task.metric_key,
+        higher_is_better=task.higher_is_better)
+  elif flags_obj.do_eval:
+    # The trained model: the kept best checkpoint, else the latest (or a
+    # best/ another run put here, as run_glue.sh does for MNLI-mm).
+    results = task.evaluate(estimator, dev_file,
+                            trained_checkpoint(flags_obj.output_dir))
+  if flags_obj.do_predict:
+    task.predict(estimator, trained_checkpoint(flags_obj.output_dir))
+  if flags_obj.export_dir:
+    task.export()
+  return results
+
+
 def export_hub_module(setup, flags_obj):
   """With --init_checkpoint, the pretrained encoder as a TF-Hub module."""
   if not flags_obj.init_checkpoint:

@@ -58,27 +58,29 @@ def detect_scheme(tag_sequences):
     tag_sequences: iterable of tag lists (one per sentence).
 
   Returns:
-    "bioes" (S-/E- seen), "bmes" (M- seen with S-/E-), "bio" (B- seen and
-    every I-X continues an X), "iob1" (B- seen, or not, and some I-X starts an
-    entity after O or another type -- the original CoNLL-2003 tags), or "io"
-    (only I- and O).
+    "bioes" (S-/E- seen), "bmes" (M- seen with S-/E-), "iob1" (I-X starts
+    entities after O or another type, and B-X appears only right after an X:
+    the original CoNLL-2003 tags), "bio" (any other use of B-; a stray I- in
+    BIO data is an annotation slip, not a reason to change the decoding
+    rules), or "io" (only I- and O).
   """
   prefixes = set()
-  stray_inside = False
+  stray_inside = fresh_begin = False
   for tags in tag_sequences:
     previous = (OUTSIDE, "")
     for tag in tags:
       prefix, entity_type = parse_tag(tag)
-      raw_prefix = tag[0] if tag != OUTSIDE else OUTSIDE
-      prefixes.add(raw_prefix)
-      if prefix == "I" and (previous[0] not in ("B", "I") or
-                            previous[1] != entity_type):
+      prefixes.add(tag[0] if tag != OUTSIDE else OUTSIDE)
+      continues = (previous[0] in ("B", "I") and previous[1] == entity_type)
+      if prefix == "I" and not continues:
         stray_inside = True
+      if prefix == "B" and not continues:
+        fresh_begin = True
       previous = (prefix, entity_type)
   if prefixes & {"S", "E"}:
     return "bmes" if "M" in prefixes else "bioes"
   if "B" in prefixes:
-    return "iob1" if stray_inside else "bio"
+    return "iob1" if stray_inside and not fresh_begin else "bio"
   if "I" in prefixes:
     # Only I- and O: IO tags (each run of one type is one entity).
     return "io"

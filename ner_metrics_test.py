@@ -80,6 +80,11 @@ def test_detect_scheme_and_tags_round_trip(tags, scheme):
   assert ner_metrics.entities_to_tags(entities, len(tags), scheme) == tags
 
 
+def test_stray_inside_in_bio_data_is_not_iob1():
+  # B- starting entities after O means BIO; the stray I-LOC is a slip.
+  assert ner_metrics.detect_scheme([["B-PER", "O", "I-LOC"]]) == "bio"
+
+
 def test_entities_to_tags_rejects_overlap_and_bad_tags():
   with pytest.raises(ValueError, match="overlaps"):
     ner_metrics.entities_to_tags([("A", 0, 2), ("B", 1, 3)], 4, "bio")

@@ -89,34 +89,22 @@ def validate_task_flags(flags_obj):
                      "--export_dir." % flags_obj.task_name)
 
 
-class ClassifierTask(object):
+class ClassifierTask(finetuning.Task):
   """The classification task of a run: its processor, labels and features."""
 
   def __init__(self, flags_obj, setup, processor):
-    self.flags = flags_obj
-    self.setup = setup
+    super().__init__(flags_obj, setup)
     self.processor = processor
     self.label_list = processor.get_labels()
     self.metrics = classifier_metrics.task_metrics(flags_obj.task_name,
                                                    len(self.label_list))
     self.is_regression = self.metrics.is_regression
     self.spec = REGRESSION_SPEC if self.is_regression else SPEC
+    # The best checkpoint is the one with the best main metric of the task.
+    self.metric_key = self.metrics.main_key
 
-  def split_files(self, split, purpose):
-    """The files of `split`; raises ValueError naming them if one is missing."""
-    try:
-      files = self.processor.split_files(self.flags.data_dir, split)
-    except FileNotFoundError as e:
-      raise ValueError("%s: %s" % (purpose, e)) from e
-    finetuning.check_input_files(files, purpose)
-    return files
-
-  def check_inputs(self):
-    """Every split the flags need is there, before anything is trained."""
-    for split, flag in (("train", "do_train"), ("dev", "do_eval"),
-                        ("test", "do_predict")):
-      if getattr(self.flags, flag):
-        self.split_files(split, "--" + flag)
+  def split_files(self, split):
+    return self.processor.split_files(self.flags.data_dir, split)
 
   def features_file(self, split, pad_to_multiple=1, examples=None):
     """The cached features of `split` (reads the data only on a cache miss).
@@ -124,7 +112,7 @@ class ClassifierTask(object):
     With dynamic lengths, dev and test records are stored sorted by length so
     that each batch pads little.
     """
-    data_files = self.split_files(split, "The %s split" % split)
+    data_files = self.split_files(split)
     sort_by_length = self.flags.dynamic_length and split != "train"
     fingerprint = self.setup.fingerprint(
         split, data_files, task=self.flags.task_name.lower(),
@@ -150,10 +138,6 @@ class ClassifierTask(object):
         records, self.spec, fingerprint, self.flags.output_dir, split,
         pad_to_multiple, sort_by_length)
 
-  def input_fn(self, features_file, is_training):
-    return finetuning.input_fn(self.flags, features_file, self.spec,
-                               is_training)
-
   def head_fn(self):
     return classifier_model.head_fn_builder(
         self.setup.albert_config, len(self.label_list), self.is_regression)
@@ -176,6 +160,15 @@ class ClassifierTask(object):
                                                  predicted)
     results["eval_loss"] = float(loss)
     return results
+
+  def evaluate(self, estimator, dev_file, checkpoint_path):
+    return evaluate(estimator, self, dev_file, checkpoint_path)
+
+  def predict(self, estimator, checkpoint_path):
+    predict(estimator, self, checkpoint_path)
+
+  def export(self):
+    export_models(self)
 
 
 def regression_records(examples, max_seq_length, tokenizer):
@@ -281,43 +274,7 @@ def run(flags_obj):
   task = ClassifierTask(flags_obj, setup, processor)
   tf.logging.info("Task %s, labels: %s", flags_obj.task_name,
                   ", ".join(task.label_list))
-  task.check_inputs()
-
-  # Read every split up front so a malformed row stops the run before training.
-  train_file = task.features_file("train") if flags_obj.do_train else None
-  dev_file = None
-  if flags_obj.do_eval:
-    dev_file = task.features_file(
-        "dev", finetuning.pad_multiple(flags_obj, flags_obj.eval_batch_size))
-
-  num_train_steps, num_warmup_steps = 0, 0
-  if train_file:
-    num_train_steps, num_warmup_steps = finetuning.train_steps(
-        flags_obj, train_file.num_records)
-  estimator = finetuning.make_estimator(flags_obj, task.head_fn(), setup,
-                                        num_train_steps, num_warmup_steps)
-
-  if flags_obj.do_train:
-    evaluate_fn = None
-    if dev_file:
-      evaluate_fn = lambda checkpoint: evaluate(estimator, task, dev_file,
-                                                checkpoint)
-    # The best checkpoint is the one with the best main metric of the task.
-    finetuning.train_and_evaluate(
-        estimator, task.input_fn(train_file, True), num_train_steps,
-        flags_obj.output_dir, evaluate_fn,
-        every=flags_obj.save_checkpoints_steps,
-        metric_key=task.metrics.main_key)
-  elif flags_obj.do_eval:
-    # The trained model: the kept best checkpoint, else the latest (also a
-    # best/ another run put here, as run_glue.sh does for MNLI-mm).
-    evaluate(estimator, task, dev_file,
-             finetuning.trained_checkpoint(flags_obj.output_dir))
-  if flags_obj.do_predict:
-    predict(estimator, task,
-            finetuning.trained_checkpoint(flags_obj.output_dir))
-  if flags_obj.export_dir:
-    export_models(task)
+  return finetuning.run_stages(task)
 
 
 def main(_):

@@ -153,12 +153,21 @@ def _read_key_values(path):
     return dict(line.rstrip("\n").split(" = ", 1) for line in f)
 
 
-def test_tiny_run_learns_a_toy_choice_task(workspace):
+@pytest.fixture(name="fine_tuned", scope="module")
+def _fine_tuned(workspace):
+  """Train (evaluating dev at steps 75 and 150), predict test, export."""
   output_dir = os.path.join(workspace["root"], "out")
   export_dir = os.path.join(workspace["root"], "export")
   results = run_race.run(_flags(workspace, output_dir, do_train=True,
                                 do_eval=True, do_predict=True,
                                 export_dir=export_dir))
+  return dict(workspace, results=results, output_dir=output_dir,
+              export_dir=export_dir)
+
+
+def test_tiny_run_learns_a_toy_choice_task(fine_tuned):
+  workspace, results = fine_tuned, fine_tuned["results"]
+  output_dir, export_dir = fine_tuned["output_dir"], fine_tuned["export_dir"]
   assert results["eval_accuracy"] >= 0.9, results
   # Per-subset accuracy for the release's d and m files, nothing for others.
   assert results["eval_accuracy_d"] >= 0.8 and results["eval_accuracy_m"] >= 0.8
@@ -231,3 +240,21 @@ def test_bad_records_stop_the_run_before_training(workspace, tmp_path):
   with pytest.raises(ValueError, match="task_name=squad"):
     run_race.run(_flags(workspace, output_dir, do_train=True,
                         task_name="squad"))
+
+
+def test_fine_tune_from_exported_hub_module(fine_tuned, tmp_path):
+  output_dir = str(tmp_path / "hub_out")
+  # No --vocab_file: the module's tokenization_info supplies it.
+  flags_obj = _flags(fine_tuned, output_dir, do_train=True, do_eval=True,
+                     do_predict=True, init_checkpoint=None, vocab_file=None,
+                     albert_hub_module_handle=os.path.join(
+                         fine_tuned["export_dir"], "hub_module"),
+                     save_checkpoints_steps=150)
+  results = run_race.run(flags_obj)
+  assert results["eval_accuracy"] >= 0.8, results
+  names = [name for name, _ in tf.train.list_variables(
+      tf.train.latest_checkpoint(output_dir))]
+  assert "output_weights" in names and "output_bias" in names
+  assert any(name.startswith("module/bert/encoder/") for name in names)
+  with open(os.path.join(output_dir, "test_predictions.json")) as f:
+    assert len(json.load(f)) == len(fine_tuned["test_docs"])

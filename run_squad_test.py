@@ -25,6 +25,7 @@ import finetuning
 import run_squad_v1
 import run_squad_v2
 import squad_predictor
+import squad_task
 import squad_utils
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -277,3 +278,9 @@ def test_bad_data_stops_before_training(workspace, tmp_path):
   with pytest.raises(ValueError, match="has no answers to score"):
     run_squad_v1.run(flags_for(workspace, output_dir, do_eval=True,
                                predict_file=str(unanswered)))
+
+
+def test_margin_threshold():
+  # Best at 0.5 (a question's odds); the next larger odds is 1.5.
+  assert squad_task.margin_threshold(0.5, [-1.0, 0.5, 1.5, 3.0]) == 1.0
+  assert squad_task.margin_threshold(3.0, [-1.0, 3.0]) == 4.0
