@@ -101,7 +101,8 @@ def build(config, features_file, mode, dynamic_length):
   dataset = finetune_data.features_dataset(
       features_file, run_race.feature_spec(task), FLAGS.batch_size,
       FLAGS.max_seq_length, is_training, drop_remainder=False,
-      dynamic_length=dynamic_length)
+      dynamic_length=dynamic_length,
+      bucket_boundaries=run_race.bucket_boundaries(FLAGS.max_seq_length))
   iterator = tf.data.make_initializable_iterator(dataset)
   head_fn = run_race.head_fn_builder(task, config,
                                      skip_padded_choices=dynamic_length)

@@ -270,3 +270,32 @@ def shard_files_or_records(files, input_context):
                   "file(s) (sharded by record: fewer files than pipelines).",
                   index, count, count, len(files))
   return list(files), (count, index)
+
+
+class StopOnLostPeerHook(tf.train.SessionRunHook):
+  """Ends training when a multi_worker session has to be created again.
+
+  When another task dies, this task's collective all-reduce fails with
+  UnavailableError. MonitoredTrainingSession takes that for a preemption and
+  creates a new session, but a collective executor that saw a peer fail stays
+  aborted ("Restart your program to reset"): without this hook the surviving
+  tasks retry forever. The first session is normal; a second one in the same
+  training run means a peer was lost, so this raises instead.
+  """
+
+  def __init__(self):
+    self._sessions = 0
+
+  def after_create_session(self, session, coord):
+    self._sessions += 1
+    if self._sessions > 1:
+      raise LostPeerError(
+          "Another task of the multi_worker cluster failed (its collective "
+          "all-reduce was aborted; see the UnavailableError above) and a "
+          "collective group cannot be rejoined in-process. Restart every "
+          "task with the same command: training resumes from the newest "
+          "checkpoint in --output_dir.")
+
+
+class LostPeerError(RuntimeError):
+  """A task of the multi_worker cluster died during training."""

@@ -535,8 +535,9 @@ def train(estimator, input_fn, max_steps, hooks=()):
     if _runs_a_cluster(estimator):
       tf.estimator.train_and_evaluate(
           estimator,
-          tf.estimator.TrainSpec(input_fn, max_steps=max_steps,
-                                 hooks=list(hooks)),
+          tf.estimator.TrainSpec(
+              input_fn, max_steps=max_steps,
+              hooks=list(hooks) + [distribution.StopOnLostPeerHook()]),
           # Never called: a cluster without an "evaluator" task only trains.
           tf.estimator.EvalSpec(input_fn, steps=None))
     else:

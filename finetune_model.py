@@ -86,15 +86,19 @@ def initializer_range(albert_config):
 
 
 def dense_logits(inputs, num_outputs, albert_config, weights_name,
-                 bias_name):
+                 bias_name, bias_initializer=None):
   """inputs [..., H] @ W^T + b with BERT's head variables W [num_outputs, H]
-  and b [num_outputs] (the names released fine-tuned checkpoints carry)."""
+  and b [num_outputs] (the names released fine-tuned checkpoints carry).
+
+  bias_initializer: b's initial value (default zeros), e.g. a classifier's
+  log label prior (classifier_model.label_prior_bias).
+  """
   hidden_size = inputs.shape[-1]
   weights = tf.get_variable(
       weights_name, [num_outputs, hidden_size],
       initializer=modeling.create_initializer(initializer_range(albert_config)))
   bias = tf.get_variable(bias_name, [num_outputs],
-                         initializer=tf.zeros_initializer())
+                         initializer=bias_initializer or tf.zeros_initializer())
   return tf.nn.bias_add(
       tf.tensordot(inputs, weights, axes=[[inputs.shape.ndims - 1], [1]]),
       bias)

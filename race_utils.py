@@ -15,9 +15,9 @@ What lives here:
       c3:   `<split>.json` (CLUE's copy) or `d-<split>.json` / `m-<split>.json`
             (the C3 release; subsets "d" and "m"): a JSON list of
             `[context lines, [{question, choice, answer}], id]`.
-      chid: CLUE's CHID, `<split>.json` JSON lines of {candidates, content} with
-            `#idiomNNNNNN#` blanks, answers in `<split>_answer.json`; every blank
-            is one example over the line's candidates.
+      chid: CLUE's CHID, `<split>.json` JSON lines of {candidates, content}
+            with `#idiomNNNNNN#` blanks, answers in `<split>_answer.json`;
+            every blank is one example over the line's candidates.
   * Conversion of one example to one record: each choice becomes
     `[CLS] context [SEP] question+choice [SEP]`. The question and option are
     kept whole (only a question+option longer than max_qa_length loses question
@@ -314,7 +314,7 @@ class RaceReader(ChoiceReader):
 
 
 class C3Reader(ChoiceReader):
-  """C3: CLUE's `<split>.json` or the release's `d-<split>.json`/`m-<split>.json`.
+  """C3: CLUE's `<split>.json` or the release's `d-<split>.json`, `m-...`.
 
   Each file is a JSON list of documents `[context lines, [questions], id]`;
   a question is {"question", "choice": [2-4 texts], "answer": text (not in

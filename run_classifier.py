@@ -39,6 +39,7 @@ Example (LCQMC with albert_tiny_zh):
     --output_dir=lcqmc_out
 """
 
+import collections
 import dataclasses
 import os
 
@@ -117,7 +118,7 @@ class ClassifierTask(finetuning.Task):
     fingerprint = self.setup.fingerprint(
         split, data_files, task=self.flags.task_name.lower(),
         labels=self.label_list, pad_to_multiple=pad_to_multiple,
-        sort_by_length=sort_by_length)
+        sort_by_length=sort_by_length, counts_labels=True)
 
     def records(stats):
       split_examples = examples
@@ -127,6 +128,9 @@ class ClassifierTask(finetuning.Task):
                                   len(self.processor.bad_rows))
       stats.update(num_examples=len(split_examples),
                    num_skipped=len(self.processor.bad_rows))
+      if not self.is_regression:
+        stats["label_counts"] = dict(collections.Counter(
+            example.label for example in split_examples))
       if self.is_regression:
         return regression_records(split_examples, self.flags.max_seq_length,
                                   self.setup.tokenizer)
@@ -134,13 +138,25 @@ class ClassifierTask(finetuning.Task):
           split_examples, self.label_list, self.flags.max_seq_length,
           self.setup.tokenizer)
 
-    return finetune_data.prepare_features_file(
+    features = finetune_data.prepare_features_file(
         records, self.spec, fingerprint, self.flags.output_dir, split,
         pad_to_multiple, sort_by_length)
+    if split == "train" and not self.is_regression:
+      self.train_label_counts = features.stats["label_counts"]
+      warn_absent_labels(self.train_label_counts, self.label_list,
+                         data_files)
+    return features
 
   def head_fn(self):
+    """The head; output_bias starts at the training label prior (see
+    classifier_model.label_prior_bias) when training."""
+    initial_bias = None
+    if getattr(self, "train_label_counts", None):
+      initial_bias = classifier_model.label_prior_bias(
+          self.train_label_counts, self.label_list)
     return classifier_model.head_fn_builder(
-        self.setup.albert_config, len(self.label_list), self.is_regression)
+        self.setup.albert_config, len(self.label_list), self.is_regression,
+        initial_bias)
 
   def dev_results(self, outputs):
     """The task's metrics and the loss from dev predictions (one dict per
@@ -169,6 +185,24 @@ class ClassifierTask(finetuning.Task):
 
   def export(self):
     export_models(self)
+
+
+def warn_absent_labels(label_counts, label_list, data_files):
+  """Warns about declared labels the training data never uses.
+
+  They are harmless now (their output_bias starts at about log(1/N)), but
+  usually mean the wrong --labels or task: a model cannot learn a label it
+  never sees.
+  """
+  absent = [label for label in label_list if not label_counts.get(label)]
+  if absent:
+    tf.logging.warning(
+        "%d of the %d declared labels never occur in the training data (%s): "
+        "%s. The model will not predict them; if the task has only the "
+        "labels %s, pass --labels=%s (generic tasks).", len(absent),
+        len(label_list), ", ".join(data_files), ", ".join(absent),
+        ", ".join(sorted(label_counts)), ",".join(sorted(label_counts)))
+  return absent
 
 
 def regression_records(examples, max_seq_length, tokenizer):

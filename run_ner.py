@@ -307,9 +307,10 @@ class NerTask(object):
         sort_by_length=sort_by_length)
 
     def records(stats):
-      stats.update(self._read_stats.get(split, {}))
+      examples = self.examples(split)
+      stats.update(self._read_stats[split])
       return ner_data.example_records(
-          self.examples(split), self.setup.tokenizer, self.label_map,
+          examples, self.setup.tokenizer, self.label_map,
           self.flags.max_seq_length, stats)
 
     features = finetune_data.prepare_features_file(

@@ -186,7 +186,8 @@ def test_tiny_run_learns_a_toy_choice_task(fine_tuned):
     predictions = json.load(f)
   with open(os.path.join(output_dir, "test_probabilities.json")) as f:
     probabilities = json.load(f)
-  questions = {str(doc[1][0]["id"]): doc[1][0] for doc in workspace["test_docs"]}
+  questions = {str(doc[1][0]["id"]): doc[1][0]
+               for doc in workspace["test_docs"]}
   assert set(predictions) == set(questions)
   correct = sum(predictions[qid] == q["answer"] for qid, q in questions.items())
   assert correct / len(questions) >= 0.85

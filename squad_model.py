@@ -150,8 +150,15 @@ def v2_outputs(sequence_output, context_mask, is_training, start_positions,
       outputs["start_log_probs"] = start_log_probs
       outputs["end_log_probs"] = tf.nn.log_softmax(end_logits, -1)
     else:
-      num_starts = tf.minimum(start_n_top, seq_length)
-      num_ends = tf.minimum(end_n_top, seq_length)
+      # A static k where the length is static (TPUs need it), else capped at
+      # the batch's length (short dynamic batches).
+      static_length = sequence_output.shape[1]
+      if static_length is not None:
+        num_starts = min(start_n_top, static_length)
+        num_ends = min(end_n_top, static_length)
+      else:
+        num_starts = tf.minimum(start_n_top, seq_length)
+        num_ends = tf.minimum(end_n_top, seq_length)
       start_top_log_probs, start_top_index = tf.nn.top_k(start_log_probs,
                                                          k=num_starts)
       start_features = tf.gather(sequence_output, start_top_index, axis=1,

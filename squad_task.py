@@ -198,13 +198,39 @@ def _cache_location(feature_file_flag, output_dir, default_name):
   return output_dir, default_name
 
 
-class SquadTask(object):
-  """A run's reading-comprehension task (v1 or v2)."""
+class SquadTask(finetuning.Task):
+  """A run's reading-comprehension task (v1 or v2) for finetuning.run_stages.
+
+  Splits: "train" is --train_file; "dev" (scored, --do_eval) and "test"
+  (--do_predict) are both --predict_file, converted once.
+  """
+
+  spec = squad_utils.RECORD_SPEC
 
   def __init__(self, flags_obj, setup, version_2):
-    self.flags = flags_obj
-    self.setup = setup
+    super().__init__(flags_obj, setup)
     self.version_2 = version_2
+    # v2 keeps the checkpoint whose best-threshold F1 is highest.
+    self.metric_key = "best_f1" if version_2 else "f1"
+    self._predict_data = None
+    self._last_results = None
+
+  def split_files(self, split):
+    return [self.flags.train_file if split == "train" else
+            self.flags.predict_file]
+
+  def features_file(self, split, pad_to_multiple=1):
+    """Training features, or the predict file's (padded for predict_batch_size:
+    dev is scored through prediction)."""
+    del pad_to_multiple
+    if split == "train":
+      return self.train_features()
+    data = self.predict_data()
+    if split == "dev" and not data.has_answers:
+      raise ValueError("--do_eval: --predict_file=%s has no answers to score "
+                       "against; use --do_predict alone." %
+                       self.flags.predict_file)
+    return data.features
 
   def record_maker(self, is_training):
     return squad_utils.RecordMaker(
@@ -242,11 +268,16 @@ class SquadTask(object):
     return features
 
   def predict_data(self):
-    """The predict file's examples, features and windows.
+    """The predict file's examples, features and windows (made once a run).
 
     The windows (token offsets for post-processing) are written next to the
     cache as it is made, and read back on a hit.
     """
+    if self._predict_data is None:
+      self._predict_data = self._make_predict_data()
+    return self._predict_data
+
+  def _make_predict_data(self):
     path = self.flags.predict_file
     examples = self.read(path, False)
     cache_dir, name = _cache_location(self.flags.predict_feature_file,
@@ -296,11 +327,15 @@ class SquadTask(object):
     return head_fn_builder(self.setup.albert_config, self.version_2,
                            self.flags.start_n_top, self.flags.end_n_top)
 
-  def input_fn(self, features, is_training):
-    return finetuning.input_fn(self.flags, features, squad_utils.RECORD_SPEC,
-                               is_training)
-
   # Predictions and scores --------------------------------------------------
+
+  def evaluate(self, estimator, dev_file, checkpoint_path):
+    del dev_file  # the predict file's features, with its windows
+    return self.predict_and_score(estimator, self.predict_data(),
+                                  checkpoint_path)
+
+  def predict(self, estimator, checkpoint_path):
+    self.predict_and_score(estimator, self.predict_data(), checkpoint_path)
 
   def predict_and_score(self, estimator, data, checkpoint_path):
     """Predicts the predict file with one checkpoint; writes the outputs.
@@ -312,7 +347,8 @@ class SquadTask(object):
     outputs = finetuning.predict(estimator, self.input_fn(data.features,
                                                           False),
                                  checkpoint_path, data.features.num_real_records)
-    return self.write_predictions(data, outputs, checkpoint_path)
+    self._last_results = self.write_predictions(data, outputs, checkpoint_path)
+    return self._last_results
 
   def write_predictions(self, data, outputs, checkpoint_path=None):
     flags_obj = self.flags
@@ -362,8 +398,34 @@ class SquadTask(object):
 
   # Export ------------------------------------------------------------------
 
-  def export(self, checkpoint_path, null_threshold=None):
-    """The fine-tuned model as a SavedModel for squad_predictor.py."""
+  def null_threshold(self, checkpoint_path):
+    """v2's threshold for an exported checkpoint: the flag, else the one
+    chosen when that checkpoint was scored on dev (this run, or best/'s
+    eval_results.txt); None when unknown (the predictor then uses 0)."""
+    if not self.version_2:
+      return None
+    if self.flags.null_score_diff_threshold is not None:
+      return self.flags.null_score_diff_threshold
+    results = self._last_results or {}
+    if results.get("checkpoint") != checkpoint_path:
+      results = read_eval_results(os.path.join(
+          os.path.dirname(checkpoint_path), "eval_results.txt"))
+      if results.get("checkpoint") != checkpoint_path:
+        results = {}
+    threshold = results.get("null_score_diff_threshold")
+    if threshold is None:
+      tf.logging.warning(
+          "No dev threshold is known for %s: the export answers every "
+          "question with null odds above 0 with \"\" (pass "
+          "--null_score_diff_threshold, or --do_predict with answers).",
+          checkpoint_path)
+      return None
+    return float(threshold)
+
+  def export(self):
+    """The trained model as a SavedModel for squad_predictor.py."""
+    checkpoint_path = finetuning.trained_checkpoint(self.flags.output_dir)
+    null_threshold = self.null_threshold(checkpoint_path)
     flags_obj, setup = self.flags, self.setup
 
     def build():
@@ -398,50 +460,22 @@ class SquadTask(object):
 # The script.
 
 
+def read_eval_results(path):
+  """The `key = value` lines of an eval_results.txt ({} if it is missing)."""
+  if not tf.io.gfile.exists(path):
+    return {}
+  with tf.io.gfile.GFile(path) as f:
+    return dict(line.rstrip("\n").split(" = ", 1) for line in f
+                if " = " in line)
+
+
 def run(flags_obj, version_2):
-  """Runs the stages the flags ask for (FLAGS or finetuning.flags_namespace).
+  """Runs the stages the flags ask for (FLAGS or finetuning.flags_namespace);
+  returns the last dev results.
 
   Every input is read and windowed before training starts, so a malformed
   file stops the run early.
   """
   validate_squad_flags(flags_obj, version_2)
   setup = finetuning.Setup.from_flags(flags_obj)
-  task = SquadTask(flags_obj, setup, version_2)
-  train_features = task.train_features() if flags_obj.do_train else None
-  data = None
-  if flags_obj.do_predict or flags_obj.do_eval:
-    data = task.predict_data()
-    if flags_obj.do_eval and not data.has_answers:
-      raise ValueError("--do_eval: --predict_file=%s has no answers to score "
-                       "against; use --do_predict alone." %
-                       flags_obj.predict_file)
-  num_train_steps, num_warmup_steps = 0, 0
-  if train_features:
-    num_train_steps, num_warmup_steps = finetuning.train_steps(
-        flags_obj, train_features.num_records)
-  estimator = finetuning.make_estimator(flags_obj, task.head_fn(), setup,
-                                        num_train_steps, num_warmup_steps)
-  results = None
-  if flags_obj.do_train:
-    evaluate_fn = None
-    if flags_obj.do_eval:
-      evaluate_fn = lambda checkpoint: task.predict_and_score(
-          estimator, data, checkpoint)
-    results = finetuning.train_and_evaluate(
-        estimator, task.input_fn(train_features, True), num_train_steps,
-        flags_obj.output_dir, evaluate_fn,
-        every=flags_obj.save_checkpoints_steps,
-        metric_key="best_f1" if version_2 else "f1")
-  checkpoint = None
-  if data is not None and (flags_obj.do_predict or not flags_obj.do_train):
-    checkpoint = finetuning.trained_checkpoint(flags_obj.output_dir)
-    results = task.predict_and_score(estimator, data, checkpoint)
-  if flags_obj.export_dir:
-    checkpoint = checkpoint or finetuning.trained_checkpoint(
-        flags_obj.output_dir)
-    threshold = None
-    if version_2:
-      threshold = (results or {}).get("null_score_diff_threshold",
-                                      flags_obj.null_score_diff_threshold)
-    task.export(checkpoint, threshold)
-  return results
+  return finetuning.run_stages(SquadTask(flags_obj, setup, version_2))

@@ -15,10 +15,12 @@ What lives here:
     offsets of the original text, so an answer is always cut out of the
     context as written (Chinese has no spaces to re-insert; full-width
     characters and digits are kept; `##` pieces join back).
-  * `make_records`: examples -> sliding windows -> finetune_data records, as a
-    generator (the core streams them to the cache). Answers that cannot be
-    recovered exactly from their token span, truncated questions and windows
-    are counted (BERT dropped such answers silently).
+  * `RecordMaker.records`: examples -> sliding windows -> finetune_data
+    records (RECORD_SPEC), as a generator (finetune_data streams them to the
+    cache), with a `Window` per record for post-processing. Answers that
+    cannot be recovered exactly from their token span (and why), truncated
+    questions and windows are counted and logged (BERT dropped such answers
+    silently).
   * Post-processing: the best span per question (v1: exact argmax of
     start + end logits over all valid spans of all windows; v2: the
     beam of google-research/albert's head and the null odds), n-best lists
