@@ -32,18 +32,11 @@ import numpy as np
 
 import export
 import ner_data
+import shared_flags
 
 FLAGS = flags.FLAGS
 
-if __name__ == "__main__":
-  flags.DEFINE_string(
-      "saved_model", None,
-      "A SavedModel from run_ner.py --export_dir (export_dir/ner or one of "
-      "its numbered versions).")
-  flags.DEFINE_integer("num_threads", 0,
-                       "Threads per op (0: TensorFlow picks, all cores).")
-  flags.DEFINE_integer("batch_size", 32,
-                       "Windows run through the model at once.")
+shared_flags.define("saved_model", "num_threads", "batch_size")
 
 
 class NerPredictor(object):

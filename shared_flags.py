@@ -185,6 +185,15 @@ _SHARED_FLAGS = {
         "Comma-separated labels (their order fixes the ids) for tasks whose "
         "labels are not fixed. Default: the labels found in the training "
         "file."),
+    # The predictors (similarity.py, squad_predictor.py, ner_predictor.py).
+    "saved_model": (
+        _string, None,
+        "A SavedModel written by the training script's --export_dir "
+        "(export_dir/<model> or one of its numbered versions)."),
+    "num_threads": (_integer, 0,
+                    "Threads per op (0: TensorFlow picks, all cores)."),
+    "batch_size": (_integer, 32,
+                   "Sequences (windows) run through the model at once."),
 }
 
 _ALIASES = {"albert_config_file": "bert_config_file"}

@@ -34,15 +34,11 @@ import tensorflow.compat.v1 as tf
 
 import classifier_data
 import export
+import shared_flags
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string(
-    "saved_model", None,
-    "A SavedModel from run_classifier.py --export_dir (export_dir/classifier "
-    "or one of its numbered versions).")
-flags.DEFINE_integer("num_threads", 0,
-                     "Threads per op (0: TensorFlow picks, all cores).")
+shared_flags.define("saved_model", "num_threads")
 flags.DEFINE_bool(
     "pair", None,
     "--pair: the model classifies text pairs (a single text is an error); "

@@ -34,20 +34,13 @@ from absl import app
 from absl import flags
 
 import export
+import shared_flags
 import squad_task
 import squad_utils
 
 FLAGS = flags.FLAGS
 
-if __name__ == "__main__":
-  flags.DEFINE_string(
-      "saved_model", None,
-      "A SavedModel from run_squad_v1.py / run_squad_v2.py --export_dir "
-      "(export_dir/squad or one of its numbered versions).")
-  flags.DEFINE_integer("num_threads", 0,
-                       "Threads per op (0: TensorFlow picks, all cores).")
-  flags.DEFINE_integer("batch_size", 32,
-                       "Windows run through the model at once.")
+shared_flags.define("saved_model", "num_threads", "batch_size")
 
 
 class SquadPredictor(object):
