@@ -71,8 +71,10 @@ def compare(config, fixed_file, dynamic_file, mode, chunks):
       config, num_labels=2, init_checkpoint=None, learning_rate=1e-4,
       num_train_steps=1000, num_warmup_steps=0, use_tpu=False)
   return benchmark_util.compare_padding(
-      model_fn, SPEC, fixed_file, dynamic_file, mode, chunks,
-      FLAGS.batch_size, FLAGS.max_seq_length, fetch_key="probabilities")
+      benchmark_util.Variant(model_fn, fixed_file, False),
+      benchmark_util.Variant(model_fn, dynamic_file, True), SPEC, mode,
+      chunks, FLAGS.batch_size, FLAGS.max_seq_length,
+      fetch_key="probabilities")
 
 
 def random_classifier_checkpoint(config, directory):

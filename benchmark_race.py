@@ -13,7 +13,10 @@ the same config and batch size:
   * prediction examples/sec, the same two ways (records sorted by length for
     the dynamic run, as run_race writes dev and test records).
 Modes are timed in alternating chunks so load from other processes affects
-both alike.
+both alike. Besides wall-clock examples/sec it prints examples per CPU-second
+of this process (on a shared machine the wall clock mostly measures the other
+processes) and the token positions encoded per example, which the speedup
+follows.
 
   python benchmark_race.py        # albert_config_tiny.json, max_seq_length 512
 
@@ -22,13 +25,13 @@ Not a test: it prints its figures (target: >= 2x for both).
 
 import os
 import tempfile
-import time
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import benchmark_util
 import finetune_data
 import finetune_model
 import modeling
@@ -47,24 +50,19 @@ FLAGS.set_default("vocab_file", os.path.join(HERE, "albert_config",
                                              "vocab.txt"))
 FLAGS.set_default("max_seq_length", 512)  # C3 contexts need 512
 flags.DEFINE_integer("batch_size", 8, "Batch size for training and predict.")
-flags.DEFINE_integer("train_chunks", 2,
+flags.DEFINE_integer("train_chunks", 6,
                      "Timed training chunks per mode (train_chunk_steps each).")
-flags.DEFINE_integer("train_chunk_steps", 3, "Training steps per chunk.")
+flags.DEFINE_integer("train_chunk_steps", 2, "Training steps per chunk.")
 flags.DEFINE_integer("num_train_examples", 256,
                      "Synthetic questions to draw training batches from.")
-flags.DEFINE_integer("num_predict_examples", 48,
+flags.DEFINE_integer("num_predict_examples", 16,
                      "Synthetic questions per timed prediction pass.")
-flags.DEFINE_integer("predict_passes", 1,
+flags.DEFINE_integer("predict_passes", 6,
                      "Timed prediction passes per mode.")
 flags.DEFINE_integer("seed", 12345, "Seed of the synthetic data.")
 
 CHOICE_COUNTS = (2, 3, 4)
 CHOICE_COUNT_PROBABILITIES = (0.1, 0.2, 0.7)
-
-
-def cjk_characters(tokenizer):
-  return [token for token in tokenizer.vocab
-          if len(token) == 1 and tokenization.is_chinese_char(ord(token))]
 
 
 def c3_like_examples(characters, count, rng):
@@ -92,96 +90,34 @@ def write_records(examples, tokenizer, work_dir, name, sort_by_length):
       sort_by_length=sort_by_length)
 
 
-def build(config, features_file, mode, dynamic_length):
-  """run_race's model_fn on the input pipeline; returns (iterator, fetches):
-  the train op or the probabilities, the batch size and the token positions
-  the encoder processes."""
-  task = race_utils.get_task("c3")
-  is_training = mode == tf.estimator.ModeKeys.TRAIN
-  dataset = finetune_data.features_dataset(
-      features_file, run_race.feature_spec(task), FLAGS.batch_size,
-      FLAGS.max_seq_length, is_training, drop_remainder=False,
-      dynamic_length=dynamic_length,
-      bucket_boundaries=run_race.bucket_boundaries(FLAGS.max_seq_length))
-  iterator = tf.data.make_initializable_iterator(dataset)
-  head_fn = run_race.head_fn_builder(task, config,
-                                     skip_padded_choices=dynamic_length)
-  model_fn = finetune_model.model_fn_builder(
-      head_fn, config, init_checkpoint=None, learning_rate=1e-4,
-      num_train_steps=1000, num_warmup_steps=0, use_tpu=False,
-      use_fused_kernels=True)
-  features = iterator.get_next()
-  spec = model_fn(features, None, mode, {})
-  shape = tf.shape(features["input_ids"])
-  rows = (tf.reduce_sum(features["choice_mask"]) if dynamic_length else
-          shape[0] * shape[1])
-  return iterator, dict(
-      work=spec.train_op if is_training else spec.predictions["probabilities"],
-      examples=shape[0], tokens=rows * shape[2])
-
-
-class Runner(object):
-  """One mode's graph and session; `run_chunk` times part of its work in
-  wall-clock and in CPU seconds of this process (the machine may be shared:
-  CPU time is what the work itself costs)."""
-
-  def __init__(self, config, features_file, mode, dynamic_length):
-    self._graph = tf.Graph()
-    with self._graph.as_default():
-      self._iterator, self._fetches = build(config, features_file, mode,
-                                            dynamic_length)
-      self._session = tf.Session()
-      self._session.run([tf.global_variables_initializer(),
-                         self._iterator.initializer])
-    self._is_training = mode == tf.estimator.ModeKeys.TRAIN
-    self.examples, self.tokens, self.seconds, self.cpu_seconds = 0, 0, 0.0, 0.0
-    self.run_chunk(timed=False)  # warm-up: graph optimisation, kernels
-
-  def _run(self):
-    fetched = self._session.run(self._fetches)
-    return fetched["examples"], fetched["tokens"]
-
-  def run_chunk(self, timed=True):
-    """Training: train_chunk_steps steps. Prediction: one pass over the file."""
-    start, cpu_start = time.time(), time.process_time()
-    examples, tokens = 0, 0
-    if self._is_training:
-      for _ in range(FLAGS.train_chunk_steps):
-        batch, batch_tokens = self._run()
-        examples, tokens = examples + batch, tokens + batch_tokens
-    else:
-      self._session.run(self._iterator.initializer)
-      while True:
-        try:
-          batch, batch_tokens = self._run()
-        except tf.errors.OutOfRangeError:
-          break
-        examples, tokens = examples + batch, tokens + batch_tokens
-    if timed:
-      self.seconds += time.time() - start
-      self.cpu_seconds += time.process_time() - cpu_start
-      self.examples += examples
-      self.tokens += tokens
-
-  def rates(self):
-    """(examples/sec, examples/CPU-sec, encoded tokens per example)."""
-    return (self.examples / self.seconds, self.examples / self.cpu_seconds,
-            self.tokens / self.examples)
-
-  def close(self):
-    self._session.close()
-
-
 def compare(config, fixed_file, dynamic_file, mode, chunks):
-  """The rates() of (fixed, dynamic), timed in alternating chunks."""
-  runners = [Runner(config, fixed_file, mode, False),
-             Runner(config, dynamic_file, mode, True)]
-  for _ in range(chunks):
-    for runner in runners:
-      runner.run_chunk()
-  for runner in runners:
-    runner.close()
-  return [runner.rates() for runner in runners]
+  """The rates of (fixed, dynamic): fixed pads every question to 4 choices of
+  max_seq_length tokens; dynamic encodes only real choices, padded to the
+  batch's longest."""
+  task = race_utils.get_task("c3")
+
+  def variant(path, dynamic):
+    head_fn = run_race.head_fn_builder(task, config,
+                                       skip_padded_choices=dynamic)
+    model_fn = finetune_model.model_fn_builder(
+        head_fn, config, init_checkpoint=None, learning_rate=1e-4,
+        num_train_steps=1000, num_warmup_steps=0, use_tpu=False,
+        use_fused_kernels=True)
+
+    def counters(features):
+      shape = tf.shape(features["input_ids"])
+      rows = (tf.reduce_sum(features["choice_mask"]) if dynamic else
+              shape[0] * shape[1])
+      return {"tokens encoded": rows * shape[2]}
+
+    return benchmark_util.Variant(model_fn, path, dynamic, counters)
+
+  return benchmark_util.compare_padding(
+      variant(fixed_file, False), variant(dynamic_file, True),
+      run_race.feature_spec(task), mode, chunks, FLAGS.batch_size,
+      FLAGS.max_seq_length, fetch_key="probabilities",
+      train_chunk_steps=FLAGS.train_chunk_steps,
+      bucket_boundaries=run_race.bucket_boundaries(FLAGS.max_seq_length))
 
 
 def main(_):
@@ -190,7 +126,7 @@ def main(_):
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file,
                                          do_lower_case=True)
   rng = np.random.RandomState(FLAGS.seed)
-  characters = cjk_characters(tokenizer)
+  characters = benchmark_util.cjk_characters(tokenizer)
   train_examples = c3_like_examples(characters, FLAGS.num_train_examples, rng)
   predict_examples = c3_like_examples(characters, FLAGS.num_predict_examples,
                                       rng)
@@ -202,12 +138,16 @@ def main(_):
   predict_by_length = write_records(predict_examples, tokenizer, work_dir,
                                     "test_sorted", True).path
 
-  rows = [("training", compare(config, train_file, train_file,
-                               tf.estimator.ModeKeys.TRAIN,
-                               FLAGS.train_chunks)),
-          ("prediction", compare(config, predict_in_order, predict_by_length,
-                                 tf.estimator.ModeKeys.PREDICT,
-                                 FLAGS.predict_passes))]
+  try:
+    rows = [("training", compare(config, train_file, train_file,
+                                 tf.estimator.ModeKeys.TRAIN,
+                                 FLAGS.train_chunks)),
+            ("prediction", compare(config, predict_in_order,
+                                   predict_by_length,
+                                   tf.estimator.ModeKeys.PREDICT,
+                                   FLAGS.predict_passes))]
+  finally:
+    tf.io.gfile.rmtree(work_dir)
 
   examples = train_examples + predict_examples
   mean_choices = np.mean([len(e.choices) for e in examples])
@@ -218,15 +158,9 @@ def main(_):
             mean_context, mean_choices, os.cpu_count()))
   print("fixed = every question 4 choices x %d tokens; dynamic = real "
         "choices, padded to the batch's longest" % FLAGS.max_seq_length)
-  print("| | examples/sec fixed | dynamic | speedup | examples/CPU-sec "
-        "fixed | dynamic | speedup | tokens encoded/example fixed | dynamic |")
-  print("|---|---|---|---|---|---|---|---|---|")
-  for name, ((fixed, fixed_cpu, fixed_tokens),
-             (dynamic, dynamic_cpu, dynamic_tokens)) in rows:
-    print("| %s | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2fx | %.0f | %.0f |" % (
-        name, fixed, dynamic, dynamic / fixed, fixed_cpu, dynamic_cpu,
-        dynamic_cpu / fixed_cpu, fixed_tokens, dynamic_tokens))
-
+  benchmark_util.print_padding_table("", [
+      (name, fixed, dynamic) for name, (fixed, dynamic) in rows],
+                                      FLAGS.max_seq_length)
 
 if __name__ == "__main__":
   app.run(main)

@@ -62,18 +62,11 @@ def classify(pooled_output, labels, num_labels, is_training, albert_config,
   if is_training:
     pooled_output = tf.nn.dropout(pooled_output, rate=CLASSIFIER_DROPOUT)
   bias_initializer = None
-  import os
-  if os.environ.get("EXP_NOPRIOR"): initial_bias = None
   if initial_bias is not None:
     bias_initializer = tf.constant_initializer(np.asarray(initial_bias))
   logits = finetune_model.dense_logits(pooled_output, num_labels, albert_config,
                                        "output_weights", "output_bias",
                                        bias_initializer)
-  import os
-  if initial_bias is not None and os.environ.get("EXP_FREEZE"):
-    present = tf.constant(np.asarray(initial_bias) > -5.0)
-    logits = tf.where(tf.broadcast_to(present, tf.shape(logits)), logits,
-                      tf.stop_gradient(logits))
   with tf.variable_scope("loss"):
     probabilities = tf.nn.softmax(logits, axis=-1, name="probabilities")
     if labels is None:

@@ -16,6 +16,12 @@ a typo in it is an error naming the JSON path instead of a hang or a gRPC
 failure minutes later. Only `chief` and `worker` tasks are supported: every
 task trains, the chief (the `chief` task, else worker 0) also writes the
 checkpoints, summaries and evaluation results.
+
+Under multi_worker each machine is one tf.data input pipeline
+(shard_files_or_records), TensorFlow's gRPC server listens on every interface
+at the task's TF_CONFIG port, and StopOnLostPeerHook ends training on the
+surviving tasks when one dies (restarting them all resumes from the newest
+checkpoint).
 """
 
 import collections
@@ -97,23 +103,23 @@ def parse_tf_config(value):
     raise _config_error("must be a JSON object", value)
   cluster = config.get("cluster")
   if not isinstance(cluster, dict) or not cluster:
-    raise _config_error("needs a non-empty object at \"cluster\"", value)
+    raise _config_error("needs a non-empty object at cluster", value)
   addresses = set()
   for job, tasks in sorted(cluster.items()):
     if job not in TRAINING_JOBS:
       raise _config_error(
-          "has a %r job in \"cluster\": multi_worker training uses only "
+          "has a %r job in cluster: multi_worker training uses only "
           "'chief' and 'worker' tasks (no parameter servers or evaluators; "
           "the chief evaluates after training)" % job, value)
     if not isinstance(tasks, list) or not tasks:
-      raise _config_error("\"cluster\".%r must be a non-empty list of "
+      raise _config_error("cluster.%s must be a non-empty list of "
                           "\"host:port\" addresses" % job, value)
     for i, address in enumerate(tasks):
       if not isinstance(address, str) or not _ADDRESS.match(address):
-        raise _config_error("\"cluster\".%r[%d] = %r is not a \"host:port\" "
+        raise _config_error("cluster.%s[%d] = %r is not a \"host:port\" "
                             "address" % (job, i, address), value)
       if address in addresses:
-        raise _config_error("lists %s twice in \"cluster\": every task needs "
+        raise _config_error("lists %s twice in cluster: every task needs "
                             "its own host:port" % address, value)
       addresses.add(address)
   if len(cluster.get("chief", ())) > 1:
@@ -121,21 +127,21 @@ def parse_tf_config(value):
                         len(cluster["chief"]), value)
   task = config.get("task")
   if not isinstance(task, dict):
-    raise _config_error("needs \"task\": {\"type\": ..., \"index\": ...} "
+    raise _config_error("needs task: {\"type\": ..., \"index\": ...} "
                         "saying which task of the cluster this machine is",
                         value)
   task_type, task_index = task.get("type"), task.get("index", 0)
   if task_type not in cluster:
-    raise _config_error("\"task\".\"type\" is %r, which is not a job of "
-                        "\"cluster\" (%s)" % (task_type,
+    raise _config_error("task.type is %r, which is not a job of cluster "
+                        "(%s)" % (task_type,
                                               ", ".join(sorted(cluster))),
                         value)
   if isinstance(task_index, bool) or not isinstance(task_index, int):
-    raise _config_error("\"task\".\"index\" must be an integer, got %r"
+    raise _config_error("task.index must be an integer, got %r"
                         % (task_index,), value)
   if not 0 <= task_index < len(cluster[task_type]):
     raise _config_error(
-        "\"task\".\"index\" is %d but \"cluster\".%r has %d task(s) (indices "
+        "task.index is %d but cluster.%s has %d task(s) (indices "
         "0 to %d)" % (task_index, task_type, len(cluster[task_type]),
                       len(cluster[task_type]) - 1), value)
   return ClusterRole({job: list(tasks) for job, tasks in cluster.items()},
@@ -160,8 +166,11 @@ def strategy_name(flags_obj, devices=None):
   return ONE_DEVICE
 
 
-def validate(flags_obj, num_visible_gpus, devices=None, environ=None):
+def validate(flags_obj, num_visible_gpus, devices=None, environ=None,
+             allow_multi_worker=True):
   """Checks the distribution flags (and TF_CONFIG) before anything is built.
+
+  allow_multi_worker=False: the calling script does not support multi_worker.
 
   Returns:
     The ClusterRole for multi_worker, else None.
@@ -193,14 +202,39 @@ def validate(flags_obj, num_visible_gpus, devices=None, environ=None):
   if alg == "ring" and name == MIRRORED:
     raise ValueError("--all_reduce_alg=ring is a multi_worker collective; "
                      "MirroredStrategy takes auto or nccl.")
+  environ = os.environ if environ is None else environ
   if name != MULTI_WORKER:
+    _check_no_cluster(environ.get(TF_CONFIG, ""), name)
     return None
+  if not allow_multi_worker:
+    raise ValueError(
+        "--distribution_strategy=multi_worker is supported by "
+        "run_pretraining.py. The fine-tuning scripts cache features, evaluate "
+        "between training rounds and write predictions in --output_dir, which "
+        "every worker would do at once; fine-tune on one machine "
+        "(--distribution_strategy=mirrored --num_gpus=N).")
   role = cluster_role(environ)
   tf.logging.info("TF_CONFIG: task %s:%d of %d training task(s) %s; %s",
                   role.task_type, role.task_index, role.num_workers,
                   role.cluster, "the chief" if role.is_chief
                   else "not the chief (writes nothing to output_dir)")
   return role
+
+
+def _check_no_cluster(value, name):
+  """A TF_CONFIG cluster left in the environment of a one-machine run would
+  make the Estimator run this process as a task of that cluster (waiting
+  for a gRPC master, or failing for want of a "chief")."""
+  try:
+    config = json.loads(value) if value.strip() else {}
+  except ValueError:
+    config = {"cluster": "unparsable"}
+  if isinstance(config, dict) and config.get("cluster"):
+    raise ValueError(
+        "%s names a cluster but --distribution_strategy=%s: TensorFlow's "
+        "Estimator would run this process as a task of that cluster. Pass "
+        "--distribution_strategy=multi_worker, or unset %s for a one-machine "
+        "run." % (TF_CONFIG, name, TF_CONFIG))
 
 
 def local_replicas(flags_obj, num_visible_gpus):

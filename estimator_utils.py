@@ -17,10 +17,13 @@ Stable API:
       distribution_strategy (one_device|mirrored|multi_worker, see
       distribution.py), all_reduce_alg. Call once, at import time of the
       script.
-  validate_common_flags(flags_obj) -> None
+  validate_common_flags(flags_obj, allow_multi_worker=False) -> None
       Raises ValueError naming the flag for inconsistent values (e.g. use_amp on
       TPU, num_gpus above the visible GPUs, a missing init_checkpoint, a bad
-      TF_CONFIG with --distribution_strategy=multi_worker).
+      TF_CONFIG with --distribution_strategy=multi_worker, or multi_worker in
+      a script that has not opted in: run_pretraining has; the fine-tuning
+      scripts would each cache features, evaluate and predict into the shared
+      output_dir).
   load_albert_config(path, flag_name="bert_config_file") -> modeling.AlbertConfig
       Reads the JSON config with an error naming the flag and the file.
   make_estimator(model_fn, flags_obj, train_batch_size, eval_batch_size=None,
@@ -101,8 +104,12 @@ def define_common_flags(**defaults):
   shared_flags.define(*COMMON_FLAGS, **defaults)
 
 
-def validate_common_flags(flags_obj):
-  """Raises ValueError (naming the flag) for inconsistent common flags."""
+def validate_common_flags(flags_obj, allow_multi_worker=False):
+  """Raises ValueError (naming the flag) for inconsistent common flags.
+
+  allow_multi_worker: the script handles --distribution_strategy=multi_worker
+  (only the chief evaluates and writes output_dir; see is_chief).
+  """
   if not flags_obj.output_dir:
     raise ValueError("--output_dir is required.")
   if not flags_obj.bert_config_file:
@@ -130,7 +137,8 @@ def validate_common_flags(flags_obj):
     if flags_obj.num_gpus > visible:
       raise ValueError("--num_gpus=%d but only %d GPU(s) are visible."
                        % (flags_obj.num_gpus, visible))
-  distribution.validate(flags_obj, len(_visible_gpus()))
+  distribution.validate(flags_obj, len(_visible_gpus()),
+                        allow_multi_worker=allow_multi_worker)
   if flags_obj.init_checkpoint and not _checkpoint_exists(
       flags_obj.init_checkpoint):
     raise ValueError(
@@ -271,9 +279,10 @@ def make_run_config(flags_obj, devices=None):
   if role is not None:
     # Estimator.evaluate/predict refuse a TF_CONFIG cluster, so evaluation
     # and prediction run on the chief alone, without a strategy.
-    strategy = distribution.multi_worker_strategy(
-        role, distribution.local_replicas(flags_obj, len(_visible_gpus()))
-        if not runs_on_cpu(flags_obj) else 0, all_reduce_alg)
+    local_gpus = (0 if runs_on_cpu(flags_obj) else
+                  distribution.local_replicas(flags_obj, len(_visible_gpus())))
+    strategy = distribution.multi_worker_strategy(role, local_gpus,
+                                                  all_reduce_alg)
     if not role.is_chief:
       # Without summaries a non-chief task writes nothing to output_dir: no
       # events of TPUEstimator's examples/sec hook, and (TensorFlow ties the

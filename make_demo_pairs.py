@@ -1,30 +1,46 @@
 # coding=utf-8
-"""Builds the demo's sentence-pair task from the bundled pretraining sample.
+"""Builds the demo's fine-tuning tasks from the bundled pretraining sample.
 
 The sample (data/sample_text_zh.txt: one sentence per line, a blank line
-between chapters) has no labels, so the demo builds an LCQMC-like question it
-can answer itself: "do A and B say the same thing?"
-  label 1: B is A retold -- a copy with about a fifth of its characters
-           dropped and a few replaced by characters of another sentence;
-  label 0: B is a different sentence near A in the same chapter (same topic,
-           same people, other content).
-Half the pairs are of each kind. Chapters, not sentences, are split between
-train and dev, so dev pairs come from text unseen while fine-tuning.
+between chapters) has no labels, so the demo makes tasks it can answer
+itself. Chapters, not sentences, are split between train and dev.
 
-The files are the generic_pair format of run_classifier.py (TSV with a
-`text_a<TAB>text_b<TAB>label` header):
+--task=altered (what run_demo.sh uses): is this sentence as the author wrote
+  it? generic_single rows `text_a<TAB>label`:
+    label 1: a sentence of the novel, unchanged;
+    label 0: the same kind of sentence with about a sixth of its characters
+             (at least two, never punctuation) replaced by characters drawn
+             from the same chapter's text, so character frequencies give
+             nothing away: only knowing which characters fit their context
+             does. That is what masked-LM pretraining learns, and a few
+             hundred labelled sentences are far too few to learn it from
+             scratch, so the task shows whether pretraining paid off.
+  The demo builds it from the chapters held out from pretraining (train from
+  the first of them, dev from the last --num_dev_chapters).
 
-  python make_demo_pairs.py --corpus_file=data/sample_text_zh.txt \\
-      --pairs_dir=demo_output/pairs
-  python run_classifier.py --task_name=generic_pair \\
-      --data_dir=demo_output/pairs ...
+--task=retold: an LCQMC-like pair task, "is B a retelling of A?" (generic_pair
+  rows `text_a<TAB>text_b<TAB>label`):
+    label 1: B is A with about a fifth of its characters dropped and a few
+             replaced by characters of another sentence;
+    label 0: B is a different sentence near A in the same chapter.
+  Surface overlap answers it, so random initialisation learns it too
+  (benchmark_dynamic_length.py uses it for its realistic lengths).
+
+Half the examples of either task are of each label. Files have a header.
+
+  python make_demo_pairs.py --corpus_file=demo_output/pretrain_data/heldout.txt \\
+      --pairs_dir=demo_output/task --num_dev_chapters=2
+  python run_classifier.py --task_name=generic_single \\
+      --data_dir=demo_output/task ...
 """
 
 import os
+import unicodedata
 
 from absl import app
 from absl import flags
 import numpy as np
+import tensorflow.compat.v1 as tf
 
 FLAGS = flags.FLAGS
 
@@ -34,11 +50,13 @@ flags.DEFINE_string("corpus_file", "data/sample_text_zh.txt",
                     "Text with one sentence per line and blank lines between "
                     "chapters (documents).")
 flags.DEFINE_string("pairs_dir", None, "Where train.tsv and dev.tsv go.")
-flags.DEFINE_integer("num_dev_chapters", 8,
+flags.DEFINE_enum("task", "altered", ["altered", "retold"],
+                  "Which task to build (see the module docstring).")
+flags.DEFINE_integer("num_dev_chapters", 2,
                      "Chapters (from the end of the file) held out for dev.")
-flags.DEFINE_integer("max_train_pairs", 4000, "Cap on training pairs.")
-flags.DEFINE_integer("max_dev_pairs", 800, "Cap on dev pairs.")
-flags.DEFINE_integer("min_sentence_chars", 4,
+flags.DEFINE_integer("max_train_pairs", 4000, "Cap on training examples.")
+flags.DEFINE_integer("max_dev_pairs", 800, "Cap on dev examples.")
+flags.DEFINE_integer("min_sentence_chars", 8,
                      "Sentences shorter than this are not used (headings, "
                      "exclamations).")
 flags.DEFINE_integer("pairs_seed", 12345, "Seed for sampling and shuffling.")
@@ -47,7 +65,7 @@ flags.DEFINE_integer("pairs_seed", 12345, "Seed for sampling and shuffling.")
 def read_chapters(path, min_chars=1):
   """Returns a list of chapters, each a list of sentences (file order)."""
   chapters, current = [], []
-  with open(path, encoding="utf-8") as f:
+  with tf.io.gfile.GFile(path, "r") as f:
     for line in f:
       sentence = line.strip()
       if not sentence:
@@ -59,6 +77,50 @@ def read_chapters(path, min_chars=1):
   if current:
     chapters.append(current)
   return chapters
+
+
+# ----------------------------------------------------------------------------
+# The "altered" task.
+
+
+def is_content(character):
+  """Letters and digits (CJK characters included); not punctuation."""
+  return unicodedata.category(character)[0] in ("L", "N")
+
+
+def alter(sentence, pool, rng, fraction=1.0 / 6):
+  """`sentence` with ~`fraction` of its content characters (at least 2)
+  replaced by other characters drawn from `pool` (a chapter's content
+  characters, so drawn by their frequency there)."""
+  positions = [i for i, c in enumerate(sentence) if is_content(c)]
+  count = min(len(positions), max(2, int(round(fraction * len(positions)))))
+  characters = list(sentence)
+  for position in rng.choice(positions, size=count, replace=False):
+    replacement = characters[position]
+    while replacement == characters[position]:
+      replacement = pool[rng.randint(len(pool))]
+    characters[position] = replacement
+  return "".join(characters)
+
+
+def make_altered_examples(chapters, rng, max_examples):
+  """Balanced (sentence, label) examples; label "0" altered, "1" original."""
+  examples = []
+  for chapter in chapters:
+    pool = [c for sentence in chapter for c in sentence if is_content(c)]
+    for sentence in chapter:
+      if sum(is_content(c) for c in sentence) < 4:
+        continue
+      if rng.rand() < 0.5:
+        examples.append((alter(sentence, pool, rng), "0"))
+      else:
+        examples.append((sentence, "1"))
+  order = rng.permutation(len(examples))[:max_examples]
+  return [examples[i] for i in order]
+
+
+# ----------------------------------------------------------------------------
+# The "retold" pair task.
 
 
 def retell(sentence, donor, rng, drop_prob=0.2, replace_prob=0.1):
@@ -97,23 +159,26 @@ def make_pairs(chapters, rng, max_pairs, window=5):
   return [pairs[i] for i in order]
 
 
-def write_pairs(path, pairs):
-  """Writes the TSV (with header) via a temporary file."""
+def write_pairs(path, rows):
+  """Writes the TSV (header, then one row per tuple, the label last) via a
+  temporary file."""
+  if not rows:
+    raise ValueError("No examples for %s: the chapters are too short." % path)
+  header = "text_a\ttext_b\tlabel" if len(rows[0]) == 3 else "text_a\tlabel"
   tmp_path = path + ".tmp"
-  with open(tmp_path, "w", encoding="utf-8") as f:
-    f.write("text_a\ttext_b\tlabel\n")
-    for text_a, text_b, label in pairs:
-      f.write("%s\t%s\t%s\n" % (text_a.replace("\t", " "),
-                                text_b.replace("\t", " "), label))
-  os.replace(tmp_path, path)
+  with tf.io.gfile.GFile(tmp_path, "w") as f:
+    f.write(header + "\n")
+    for row in rows:
+      f.write("\t".join(field.replace("\t", " ") for field in row) + "\n")
+  tf.io.gfile.rename(tmp_path, path, overwrite=True)
 
 
 def main(_):
   if not FLAGS.pairs_dir:
     raise app.UsageError("--pairs_dir is required.")
   chapters = read_chapters(FLAGS.corpus_file, FLAGS.min_sentence_chars)
-  if len(chapters) < FLAGS.num_dev_chapters + 2:
-    raise ValueError("%s has %d chapters; --num_dev_chapters=%d leaves too few "
+  if len(chapters) < FLAGS.num_dev_chapters + 1:
+    raise ValueError("%s has %d chapters; --num_dev_chapters=%d leaves none "
                      "for training." % (FLAGS.corpus_file, len(chapters),
                                         FLAGS.num_dev_chapters))
   rng = np.random.RandomState(FLAGS.pairs_seed)
@@ -121,14 +186,15 @@ def main(_):
       "train": (chapters[:-FLAGS.num_dev_chapters], FLAGS.max_train_pairs),
       "dev": (chapters[-FLAGS.num_dev_chapters:], FLAGS.max_dev_pairs),
   }
-  os.makedirs(FLAGS.pairs_dir, exist_ok=True)
+  tf.io.gfile.makedirs(FLAGS.pairs_dir)
+  build = make_altered_examples if FLAGS.task == "altered" else make_pairs
   for split, (split_chapters, cap) in splits.items():
-    pairs = make_pairs(split_chapters, rng, cap)
-    write_pairs(os.path.join(FLAGS.pairs_dir, split + ".tsv"), pairs)
-    positives = sum(label == "1" for _, _, label in pairs)
-    print("%s: %d pairs (%d retold, %d different) from %d chapters" % (
-        split, len(pairs), positives, len(pairs) - positives,
-        len(split_chapters)))
+    rows = build(split_chapters, rng, cap)
+    write_pairs(os.path.join(FLAGS.pairs_dir, split + ".tsv"), rows)
+    positives = sum(row[-1] == "1" for row in rows)
+    print("%s: %d %s examples (%d labelled 1, %d labelled 0) from %d "
+          "chapters" % (split, len(rows), FLAGS.task, positives,
+                        len(rows) - positives, len(split_chapters)))
 
 
 if __name__ == "__main__":

@@ -664,8 +664,9 @@ def prediction_lines(task_name, examples, word_tags):
 
   msra/bio: `token<separator>tag` lines with a blank line after each
   sentence; conll: each input line with its tag column replaced (appended
-  when the input had none; -DOCSTART- lines are not repeated); cluener: one JSON object per line with `id` (when
-  the input had one), `text` and the predicted `label`.
+  when the input had none; -DOCSTART- lines are not repeated); cluener: one
+  JSON object per line with `id` (when the input had one), `text` and the
+  predicted `label`.
   """
   kind = _file_kind(task_name)
   lines = []

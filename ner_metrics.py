@@ -1,5 +1,5 @@
 # coding=utf-8
-"""Tags, tag schemes and entity-level scores for sequence labelling (run_ner.py).
+"""Tags, tag schemes and entity scores for sequence labelling (run_ner.py).
 
 Everything here is pure Python on lists of tag strings:
 
@@ -161,7 +161,8 @@ def entities_to_tags(entities, length, scheme):
         tags[start] = "S-" + entity_type
       else:
         tags[start] = "B-" + entity_type
-        tags[start + 1:end - 1] = [inside + "-" + entity_type] * (end - start - 2)
+        middle = end - start - 2
+        tags[start + 1:end - 1] = [inside + "-" + entity_type] * middle
         tags[end - 1] = "E-" + entity_type
     else:
       tags[start:end] = ["I-" + entity_type] * (end - start)

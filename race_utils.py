@@ -22,8 +22,10 @@ What lives here:
     `[CLS] context [SEP] question+choice [SEP]`. The question and option are
     kept whole (only a question+option longer than max_qa_length loses question
     tokens); the context gives way, from the side `truncation_side` names (a
-    CHID context keeps a window centred on its blank instead). Choices are
-    padded to the task's max count and `choice_mask` marks the real ones.
+    CHID context keeps a window centred on its blank instead). In a CHID
+    context the blank being filled is [MASK] and the text's other blanks are
+    [UNK]. Choices are padded to the task's max count and `choice_mask` marks
+    the real ones.
   * Answer formats for prediction files: the letter (RACE), the choice text
     (C3), the candidate index (CHID).
 

@@ -61,14 +61,7 @@ import shared_flags
 FLAGS = flags.FLAGS
 
 finetuning.define_flags()
-shared_flags.define("labels")
-flags.DEFINE_string(
-    "task_name", None,
-    "Task: lcqmc (alias lcqmc_pair), xnli, afqmc, tnews, iflytek, cmnli, "
-    "ocnli, cluewsc2020, csl; GLUE's cola, sst-2, mrpc, sts-b, qqp, mnli, "
-    "mnli-mm, qnli, rte, wnli, ax (case-insensitive, so google's spellings "
-    "such as SST-2 work); or generic_single / generic_pair for your own TSV or "
-    "JSON-lines data (--labels applies to these only).")
+shared_flags.define("labels", "task_name")
 
 SPEC = finetune_data.FeatureSpec.classifier()
 # A regression task's label is its float target.

@@ -368,8 +368,9 @@ def prediction_file_name(task_name):
 def predict(estimator, task, checkpoint_path):
   """Writes the test predictions in the input's format (and test_results.txt
   when the test file has gold tags)."""
+  flags_obj = task.flags
   test_file = task.features_file(
-      "test", finetuning.pad_multiple(task.flags, task.flags.predict_batch_size))
+      "test", finetuning.pad_multiple(flags_obj, flags_obj.predict_batch_size))
   word_tags = task.predict_tags(estimator, "test", test_file, checkpoint_path)
   examples = task.examples("test")
   path = os.path.join(task.flags.output_dir,

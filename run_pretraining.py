@@ -21,6 +21,7 @@ import os
 
 from absl import app
 from absl import flags
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 import distribution
@@ -135,7 +136,7 @@ def validate_flags(flags_obj, devices=None):
   Returns:
     (albert_config, train_files, eval_files): the files are None when unused.
   """
-  estimator_utils.validate_common_flags(flags_obj)
+  estimator_utils.validate_common_flags(flags_obj, allow_multi_worker=True)
   if not flags_obj.do_train and not flags_obj.do_eval:
     raise ValueError("Pass --do_train and/or --do_eval.")
   config = estimator_utils.load_albert_config(flags_obj.bert_config_file)
@@ -248,8 +249,12 @@ def metric_fn(masked_lm_example_loss, masked_lm_predictions, masked_lm_ids,
   }
 
 
-def training_summaries(outputs, features, learning_rate):
-  """TensorBoard scalars of the training batch."""
+def training_accuracies(outputs, features):
+  """(masked_lm_accuracy, sentence_order_accuracy) of the training batch.
+
+  From the step's own logits: computed only when fetched (at logging and
+  summary steps), so they cost one argmax there and nothing elsewhere.
+  """
   mlm_ids = tf.reshape(features["masked_lm_ids"], [-1])
   mlm_weights = tf.reshape(features["masked_lm_weights"], [-1])
   mlm_correct = tf.cast(
@@ -257,12 +262,107 @@ def training_summaries(outputs, features, learning_rate):
   sop_correct = tf.cast(tf.equal(
       predicted_ids(outputs["sentence_order_logits"]),
       tf.reshape(features["next_sentence_labels"], [-1])), tf.float32)
+  mlm_accuracy = (tf.reduce_sum(mlm_correct * mlm_weights) /
+                  (tf.reduce_sum(mlm_weights) + 1e-5))
+  return mlm_accuracy, tf.reduce_mean(sop_correct)
+
+
+def training_summaries(outputs, features, learning_rate):
+  """TensorBoard scalars of the training batch; returns its accuracies."""
+  mlm_accuracy, sop_accuracy = training_accuracies(outputs, features)
   tf.summary.scalar("learning_rate", learning_rate)
   tf.summary.scalar("masked_lm_loss", outputs["masked_lm_loss"])
   tf.summary.scalar("sentence_order_loss", outputs["sentence_order_loss"])
-  tf.summary.scalar("masked_lm_accuracy", tf.reduce_sum(
-      mlm_correct * mlm_weights) / (tf.reduce_sum(mlm_weights) + 1e-5))
-  tf.summary.scalar("sentence_order_accuracy", tf.reduce_mean(sop_correct))
+  tf.summary.scalar("masked_lm_accuracy", mlm_accuracy)
+  tf.summary.scalar("sentence_order_accuracy", sop_accuracy)
+  return mlm_accuracy, sop_accuracy
+
+
+# How long the MLM loss may stay at the unigram level before the warning, and
+# how far below the unigram entropy it must fall to count as learning context.
+PLATEAU_MIN_STEPS = 500
+PLATEAU_MARGIN_NATS = 0.5
+
+
+class UnigramPlateauHook(tf.train.SessionRunHook):
+  """Warns when the MLM loss stays at the unigram level for long.
+
+  A model that has learned only how often each token occurs predicts the
+  same frequent tokens everywhere: its MLM loss sits at the entropy of the
+  masked tokens' unigram distribution (about 6.4 nats and accuracy 0.08 on
+  the bundled novel) and its SOP accuracy at chance. Small models pretrained
+  briefly with whole-word masking and long sequences can stay there for
+  thousands of steps. The entropy is estimated from the masked_lm_ids of the
+  training batches themselves (a running count per id), so nothing about the
+  corpus needs to be known in advance; the loss is the mean over each
+  logging window.
+
+  The warning fires once a window mean has stayed above entropy - margin_nats
+  for at least min_steps steps past warmup (PLATEAU_MIN_STEPS and
+  PLATEAU_MARGIN_NATS by default), and again only after the loss has left the
+  plateau and come back.
+  """
+
+  def __init__(self, masked_lm_loss, masked_lm_ids, masked_lm_weights,
+               vocab_size, every_n_steps, start_step, min_steps=None,
+               margin_nats=None):
+    self._fetches = {"loss": masked_lm_loss, "ids": masked_lm_ids,
+                     "weights": masked_lm_weights,
+                     "step": tf.train.get_or_create_global_step()}
+    self._counts = np.zeros([vocab_size], np.int64)
+    self._every_n_steps = every_n_steps
+    self._start_step = start_step
+    self._min_steps = PLATEAU_MIN_STEPS if min_steps is None else min_steps
+    self._margin_nats = (PLATEAU_MARGIN_NATS if margin_nats is None
+                         else margin_nats)
+    self._window = []
+    self._plateau_since = None
+    self._warned = False
+
+  def before_run(self, run_context):
+    return tf.train.SessionRunArgs(self._fetches)
+
+  def after_run(self, run_context, run_values):
+    values = run_values.results
+    self.observe(values["step"], values["loss"], values["ids"],
+                 values["weights"])
+
+  def unigram_entropy(self):
+    """Plug-in entropy (nats) of the masked tokens seen so far."""
+    counts = self._counts[self._counts > 0].astype(np.float64)
+    probabilities = counts / counts.sum()
+    return float(-np.sum(probabilities * np.log(probabilities)))
+
+  def observe(self, step, loss, ids, weights):
+    """Takes one step's MLM loss and labels; returns True if it warned."""
+    ids = np.asarray(ids).reshape(-1)
+    real = np.asarray(weights).reshape(-1) > 0
+    np.add.at(self._counts, ids[real], 1)
+    self._window.append(float(loss))
+    if len(self._window) < self._every_n_steps:
+      return False
+    window_loss = float(np.mean(self._window))
+    self._window = []
+    if step < self._start_step:
+      return False
+    entropy = self.unigram_entropy()
+    if window_loss < entropy - self._margin_nats:
+      self._plateau_since, self._warned = None, False
+      return False
+    if self._plateau_since is None:
+      self._plateau_since = step - self._every_n_steps
+    if self._warned or step - self._plateau_since < self._min_steps:
+      return False
+    self._warned = True
+    tf.logging.warning(
+        "masked_lm_loss %.2f has stayed at the unigram level (the entropy of "
+        "the masked tokens is %.2f nats) since step %d: the model predicts "
+        "token frequencies, not context, and SOP stays at chance. On a small "
+        "budget, train a smaller pre-LN model on shorter sequences with "
+        "character masking and a higher learning rate (README: 'Pretraining "
+        "on a small budget'); otherwise train much longer.", window_loss,
+        entropy, self._plateau_since)
+    return True
 
 
 def model_fn_builder(albert_config, init_checkpoint, learning_rate,
@@ -294,12 +394,19 @@ def model_fn_builder(albert_config, init_checkpoint, learning_rate,
           use_fused_kernels=use_fused_kernels)
       training_hooks = None
       if not use_tpu:  # a TPU's tensors cannot be fetched by host hooks
-        training_summaries(outputs, features, lr)
-        training_hooks = [tf.train.LoggingTensorHook(
-            {"step": tf.train.get_global_step(), "loss": total_loss,
-             "masked_lm_loss": outputs["masked_lm_loss"],
-             "sentence_order_loss": outputs["sentence_order_loss"],
-             "learning_rate": lr}, every_n_iter=log_every_n_steps)]
+        mlm_accuracy, sop_accuracy = training_summaries(outputs, features, lr)
+        training_hooks = [
+            tf.train.LoggingTensorHook(
+                {"step": tf.train.get_global_step(), "loss": total_loss,
+                 "masked_lm_loss": outputs["masked_lm_loss"],
+                 "masked_lm_accuracy": mlm_accuracy,
+                 "sentence_order_loss": outputs["sentence_order_loss"],
+                 "sentence_order_accuracy": sop_accuracy,
+                 "learning_rate": lr}, every_n_iter=log_every_n_steps),
+            UnigramPlateauHook(
+                outputs["masked_lm_loss"], features["masked_lm_ids"],
+                features["masked_lm_weights"], albert_config.vocab_size,
+                log_every_n_steps, start_step=num_warmup_steps)]
       return estimator_utils.train_spec(total_loss, train_op, scaffold_fn,
                                         training_hooks)
 

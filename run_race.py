@@ -49,21 +49,12 @@ import finetune_data
 import finetune_model
 import finetuning
 import race_utils
+import shared_flags
 
 FLAGS = flags.FLAGS
 
 finetuning.define_flags()
-
-# run_classifier.py and run_ner.py declare --task_name too; one definition
-# per process.
-if "task_name" in FLAGS:
-  flags.declare_key_flag("task_name")
-else:
-  flags.DEFINE_string(
-      "task_name", None,
-      "The task: run_classifier.py's classification tasks, run_race.py's "
-      "multiple-choice tasks race, c3, chid, or run_ner.py's formats msra, "
-      "bio, cluener, conll.")
+shared_flags.define("task_name")
 flags.DEFINE_integer(
     "max_qa_length", 64,
     "Maximum tokens of question + option. Only longer ones are cut (question "
@@ -106,7 +97,7 @@ def bucket_boundaries(max_seq_length):
   finetune_data's default buckets widen to 64 tokens above 192; here a bucket's
   slack is paid once per choice, and RACE/C3 contexts spread evenly up to
   max_seq_length, so narrower buckets (which still fill quickly on data sets of
-  thousands of questions) save about a tenth of the work.
+  thousands of questions) halve that padding.
   """
   return list(range(32, max_seq_length, 32))
 
@@ -307,11 +298,15 @@ def evaluate_fn_builder(task, estimator, dev_file):
   return evaluate_fn
 
 
-def predict(task, estimator, checkpoint_path):
-  """Writes test_predictions.json and test_probabilities.json."""
+def read_test_split(task):
+  """(test examples, their FeaturesFile); the examples give ids and answers."""
   examples = task.examples("test")
   pad_to = finetuning.pad_multiple(task.flags, task.flags.predict_batch_size)
-  test_file = task.features_file("test", examples, pad_to)
+  return examples, task.features_file("test", examples, pad_to)
+
+
+def predict(task, estimator, checkpoint_path, examples, test_file):
+  """Writes test_predictions.json and test_probabilities.json."""
   outputs = finetuning.predict(estimator, task.input_fn(test_file, False),
                                checkpoint_path, test_file.num_real_records)
   chosen = [int(output["predicted_choice"]) for output in outputs]
@@ -374,6 +369,7 @@ def run(flags_obj):
     dev_file = task.features_file(
         "dev", pad_to_multiple=finetuning.pad_multiple(
             flags_obj, flags_obj.eval_batch_size))
+  test = read_test_split(task) if flags_obj.do_predict else None
   num_train_steps, num_warmup_steps = 0, 0
   if train_file:
     num_train_steps, num_warmup_steps = finetuning.train_steps(
@@ -395,7 +391,7 @@ def run(flags_obj):
     results = evaluate_fn(finetuning.trained_checkpoint(flags_obj.output_dir))
   if flags_obj.do_predict:
     predict(task, estimator,
-            finetuning.trained_checkpoint(flags_obj.output_dir))
+            finetuning.trained_checkpoint(flags_obj.output_dir), *test)
   if flags_obj.export_dir:
     export_model(task, finetuning.trained_checkpoint(flags_obj.output_dir))
   return results

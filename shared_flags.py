@@ -180,6 +180,14 @@ _SHARED_FLAGS = {
         "Pad each batch to its longest sequence (training batches are grouped "
         "by length) instead of padding every sequence to max_seq_length. TPUs "
         "need --nodynamic_length."),
+    "task_name": (
+        _string, None,
+        "The task (case-insensitive). run_classifier.py: lcqmc (lcqmc_pair), "
+        "xnli, afqmc, tnews, iflytek, cmnli, ocnli, cluewsc2020, csl; GLUE's "
+        "cola, sst-2, mrpc, sts-b, qqp, mnli, mnli-mm, qnli, rte, wnli, ax; "
+        "generic_single / generic_pair for your own TSV or JSON-lines data. "
+        "run_race.py: race, c3, chid. run_ner.py (the file format): msra, "
+        "bio, cluener, conll."),
     "labels": (
         _list, None,
         "Comma-separated labels (their order fixes the ids) for tasks whose "
