@@ -22,13 +22,13 @@ Not a test: it prints its figures (target: >= 3x for both).
 
 import os
 import tempfile
-import time
 
 from absl import app
 from absl import flags
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import benchmark_util
 import finetune_data
 import finetune_model
 import fused_ops
@@ -54,7 +54,6 @@ flags.DEFINE_integer("predict_passes", 3,
 flags.DEFINE_integer("num_examples", 1024, "Synthetic sentences.")
 flags.DEFINE_integer("seed", 12345, "Seed of the synthetic sentences.")
 
-_TRAIN_CHUNK = 5
 _TYPES = ("PER", "LOC", "ORG")
 
 
@@ -74,68 +73,17 @@ def msra_like_examples(characters, count, rng):
   return examples
 
 
-def cjk_characters(tokenizer):
-  return [token for token in tokenizer.vocab
-          if len(token) == 1 and tokenization.is_chinese_char(ord(token))]
-
-
-class Runner(object):
-  """One mode's graph and session; `run_chunk` times part of its work."""
-
-  def __init__(self, config, tagger, path, mode, dynamic_length):
-    self.is_training = mode == tf.estimator.ModeKeys.TRAIN
-    self._graph = tf.Graph()
-    with self._graph.as_default():
-      dataset = finetune_data.features_dataset(
-          path, run_ner.SPEC, FLAGS.batch_size, FLAGS.max_seq_length,
-          self.is_training, drop_remainder=False,
-          dynamic_length=dynamic_length)
-      self._iterator = tf.data.make_initializable_iterator(dataset)
-      model_fn = finetune_model.model_fn_builder(
-          run_ner.head_fn_builder(tagger), config, init_checkpoint=None,
-          learning_rate=1e-4, num_train_steps=1000, num_warmup_steps=0,
-          use_fused_kernels=fused_ops.library() is not None)
-      spec = model_fn(self._iterator.get_next(), None, mode, {})
-      self._fetch = (spec.train_op if self.is_training
-                     else spec.predictions["tag_ids"])
-      self._session = tf.Session()
-      self._session.run([tf.global_variables_initializer(),
-                         self._iterator.initializer])
-    self.rates = []
-    self.run_chunk(timed=False)
-
-  def run_chunk(self, timed=True):
-    """Training: 5 steps. Prediction: one full pass over the file."""
-    start, examples = time.time(), 0
-    if self.is_training:
-      for _ in range(_TRAIN_CHUNK):
-        self._session.run(self._fetch)
-      examples = _TRAIN_CHUNK * FLAGS.batch_size
-    else:
-      self._session.run(self._iterator.initializer)
-      while True:
-        try:
-          examples += len(self._session.run(self._fetch))
-        except tf.errors.OutOfRangeError:
-          break
-    if timed:
-      self.rates.append(examples / (time.time() - start))
-
-  def close(self):
-    self._session.close()
-
-
 def compare(config, tagger, fixed_path, dynamic_path, mode, chunks):
-  """(fixed, dynamic) examples/sec, each the best of its chunks: other
-  processes on a shared machine only ever slow a chunk down."""
-  runners = [Runner(config, tagger, fixed_path, mode, False),
-             Runner(config, tagger, dynamic_path, mode, True)]
-  for _ in range(chunks):
-    for runner in runners:
-      runner.run_chunk()
-  for runner in runners:
-    runner.close()
-  return [max(runner.rates) for runner in runners]
+  """(fixed, dynamic) rates of benchmark_util.compare_padding."""
+  model_fn = finetune_model.model_fn_builder(
+      run_ner.head_fn_builder(tagger), config, init_checkpoint=None,
+      learning_rate=1e-4, num_train_steps=1000, num_warmup_steps=0,
+      use_fused_kernels=fused_ops.library() is not None)
+  return benchmark_util.compare_padding(
+      benchmark_util.Variant(model_fn, fixed_path, False),
+      benchmark_util.Variant(model_fn, dynamic_path, True), run_ner.SPEC,
+      mode, chunks, FLAGS.batch_size, FLAGS.max_seq_length,
+      fetch_key="tag_ids")
 
 
 def main(_):
@@ -143,7 +91,7 @@ def main(_):
   config = modeling.AlbertConfig.from_json_file(FLAGS.bert_config_file)
   tokenizer = tokenization.FullTokenizer(FLAGS.vocab_file, do_lower_case=True)
   rng = np.random.RandomState(FLAGS.seed)
-  examples = msra_like_examples(cjk_characters(tokenizer), FLAGS.num_examples,
+  examples = msra_like_examples(benchmark_util.cjk_characters(tokenizer), FLAGS.num_examples,
                                 rng)
   labels = ner_metrics.labels_for_scheme(_TYPES, "bio")
   label_map = {label: i for i, label in enumerate(labels)}
@@ -171,13 +119,7 @@ def main(_):
             "CRF" if FLAGS.use_crf else "softmax", FLAGS.batch_size,
             mean_tokens, len(examples),
             in_order.stats.get("split_sentences", 0), os.cpu_count()))
-  print("| examples/sec | fixed %d | dynamic | speedup |" %
-        FLAGS.max_seq_length)
-  print("|---|---|---|---|")
-  for name, fixed, dynamic in rows:
-    print("| %s | %.1f | %.1f | %.2fx |" % (name, fixed, dynamic,
-                                           dynamic / fixed))
-
+  benchmark_util.print_padding_table("", rows, FLAGS.max_seq_length)
 
 if __name__ == "__main__":
   app.run(main)

@@ -56,17 +56,7 @@ import shared_flags
 FLAGS = flags.FLAGS
 
 finetuning.define_flags()
-shared_flags.define("labels")
-# run_classifier.py and run_race.py declare --task_name too; one definition
-# per process.
-if "task_name" in FLAGS:
-  flags.declare_key_flag("task_name")
-else:
-  flags.DEFINE_string(
-      "task_name", None,
-      "The task: run_classifier.py's classification tasks, run_race.py's "
-      "multiple-choice tasks, or run_ner.py's formats msra, bio, cluener, "
-      "conll.")
+shared_flags.define("labels", "task_name")
 flags.DEFINE_bool(
     "use_crf", False,
     "run_ner.py: a linear-chain CRF on the token scores (Viterbi decoding "
@@ -184,6 +174,10 @@ def validate_task_flags(flags_obj):
   for name in ("task_name", "data_dir"):
     if not getattr(flags_obj, name):
       raise ValueError("--%s is required." % name)
+  if flags_obj.skip_bad_rows:
+    # A skipped line would shift every later token against its tag.
+    raise ValueError("--skip_bad_rows is not supported by run_ner.py: every "
+                     "data error names its file and line; fix it and rerun.")
   ner_data.check_task(flags_obj.task_name)
   if flags_obj.tag_scheme:
     ner_metrics.check_scheme(flags_obj.tag_scheme)
