@@ -12,8 +12,9 @@ training evaluates the whole held-out set. Evaluation time is not counted in
 the minutes; data creation is printed apart.
 
 Held-out sets: every recipe is scored on held-out records made with its own
-masking, and on the demo's (character masking, seq 64) when its sequence
-length fits, so recipes with different masking can be compared on one set.
+masking ("own"), and a recipe with other masking or lengths also on the small
+recipe's (character masking, seq 64: "common"), so recipes can be compared
+on one set.
 
   python benchmark_pretraining_recipe.py                  # both recipes, 10 min
   python benchmark_pretraining_recipe.py --recipes=small --minutes=3
@@ -58,6 +59,11 @@ flags.DEFINE_string("corpus_file", "data/sample_text_zh.txt",
 flags.DEFINE_integer("num_heldout_chapters", 5,
                      "Chapters at the end of the corpus held out.")
 flags.DEFINE_integer("seed", 1, "Graph and data-order seed.")
+flags.DEFINE_string(
+    "save_dir", None,
+    "If set, each recipe's final weights are saved as <save_dir>/<recipe>/"
+    "model.ckpt-<step> (run_pretraining's variable names, so run_classifier "
+    "can start from it with --init_checkpoint).")
 
 # A recipe: what the model is, how its data is made, how it is optimised.
 Recipe = collections.namedtuple("Recipe", [
@@ -78,8 +84,8 @@ RECIPES = {
     "small": Recipe(
         config="albert_config/albert_config_small_budget.json",
         max_seq_length=64, max_predictions_per_seq=10, whole_word=False,
-        ngram=1, dupe_factor=10, optimizer="adamw", learning_rate=2e-3,
-        num_train_steps=3000, num_warmup_steps=100, train_batch_size=64),
+        ngram=1, dupe_factor=10, optimizer="lamb", learning_rate=1e-2,
+        num_train_steps=4000, num_warmup_steps=50, train_batch_size=32),
 }
 
 
@@ -158,9 +164,11 @@ class Trainer(object):
     self.graph = tf.Graph()
     with self.graph.as_default():
       tf.set_random_seed(seed)
+      # Any length: a recipe is also scored on held-out records of another
+      # sequence length (the common set, see run_recipe).
       self.inputs = {
           name: tf.placeholder(tf.float32 if feature.dtype == tf.float32
-                               else tf.int32, [None] + list(feature.shape),
+                               else tf.int32, [None] * (1 + len(feature.shape)),
                                name=name)
           for name, feature in spec.items()}
       # Dropout is 0 in every config used here, so the training graph's
@@ -183,6 +191,13 @@ class Trainer(object):
       self.session.run(tf.global_variables_initializer())
     self.num_parameters = modeling.count_parameters(
         self.graph.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES))
+
+  def save(self, directory, step):
+    tf.io.gfile.makedirs(directory)
+    with self.graph.as_default():
+      return tf.train.Saver(tf.trainable_variables()).save(
+          self.session, os.path.join(directory, "model.ckpt"),
+          global_step=step)
 
   def feed(self, records, rows):
     return {self.inputs[name]: records[name][rows] for name in self.inputs}
@@ -213,29 +228,39 @@ def run_recipe(name, recipe, paths):
       recipe)
   heldout = {"own": load_records(
       make_records(paths["heldout"], recipe, 4, FLAGS.work_dir), recipe)}
+  # The common yardstick: the small recipe's held-out records (character
+  # masking, seq 64), on which every recipe is scored too.
+  common = RECIPES["small"]
+  if recipe.max_seq_length >= common.max_seq_length and (
+      recipe.whole_word, recipe.max_seq_length) != (
+          common.whole_word, common.max_seq_length):
+    heldout["common"] = load_records(
+        make_records(paths["heldout"], common, 4, FLAGS.work_dir), common)
   trainer = Trainer(recipe, FLAGS.seed)
   print("\n== %s: %s\n   %d parameters, %d training records, held-out: %s" % (
       name, recipe, trainer.num_parameters, len(train_records["input_ids"]),
       ", ".join("%s %d records" % (k, len(v["input_ids"]))
                 for k, v in heldout.items())))
-  print("%-16s %6s %8s %9s %9s %8s" % ("recipe", "step", "minutes",
-                                       "mlm_acc", "mlm_loss", "sop_acc"))
+  print("%-16s %-7s %6s %8s %9s %9s %8s" % (
+      "recipe", "heldout", "step", "minutes", "mlm_acc", "mlm_loss",
+      "sop_acc"))
 
   def report(step, seconds):
+    """Prints every held-out set's scores; returns the own set's."""
+    scores = {}
     for set_name, records in heldout.items():
-      mlm_acc, mlm_loss, sop_acc = trainer.evaluate(records)
-      print("%-16s %6d %8.2f %9.4f %9.4f %8.4f" % (
-          name, step, seconds / 60.0, mlm_acc, mlm_loss, sop_acc))
+      scores[set_name] = trainer.evaluate(records)
+      print("%-16s %-7s %6d %8.2f %9.4f %9.4f %8.4f" % (
+          (name, set_name, step, seconds / 60.0) + scores[set_name]))
       sys.stdout.flush()
-    return mlm_acc, sop_acc
+    return scores["own"][0], scores["own"][2]
 
   rng = np.random.RandomState(FLAGS.seed)
   num_records = len(train_records["input_ids"])
   order = rng.permutation(num_records)
   position, step, trained_seconds = 0, 0, 0.0
   next_eval = FLAGS.eval_every_minutes * 60.0
-  report(0, 0.0)
-  result = None
+  result, reported_step = report(0, 0.0), 0
   while step < recipe.num_train_steps and trained_seconds < FLAGS.minutes * 60:
     if position + recipe.train_batch_size > num_records:
       order, position = rng.permutation(num_records), 0
@@ -246,11 +271,13 @@ def run_recipe(name, recipe, paths):
     trained_seconds += time.time() - start
     step += 1
     if trained_seconds >= next_eval:
-      result = report(step, trained_seconds)
+      result, reported_step = report(step, trained_seconds), step
       next_eval += FLAGS.eval_every_minutes * 60.0
-  if trained_seconds < next_eval - FLAGS.eval_every_minutes * 60.0 + 1e-9 or (
-      result is None):
+  if step != reported_step:
     result = report(step, trained_seconds)
+  if FLAGS.save_dir:
+    print("  saved %s" % trainer.save(os.path.join(FLAGS.save_dir, name),
+                                      step))
   return step, trained_seconds, result
 
 

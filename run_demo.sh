@@ -110,7 +110,7 @@ pretraining "${BEFORE_DIR}" "${EVAL_LINES}" --do_eval
 stage "3. Pretrain ${ALBERT_CONFIG} for ${PRETRAIN_STEPS} steps of 32 sequences (CPU)"
 rm -rf "${PRETRAIN_DIR}"
 start_seconds=${SECONDS}
-pretraining "${PRETRAIN_DIR}" "${EVAL_LINES}|^INFO:tensorflow:(step = |examples/sec)|WARNING" \
+pretraining "${PRETRAIN_DIR}" "${EVAL_LINES}|^INFO:tensorflow:(step = |examples/sec)|unigram level" \
   --do_train --do_eval --optimizer=lamb --learning_rate=1e-2 \
   --num_train_steps="${PRETRAIN_STEPS}" --num_warmup_steps=50 \
   --save_checkpoints_steps="${PRETRAIN_STEPS}" --log_step_count_steps=100
