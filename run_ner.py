@@ -192,12 +192,14 @@ def _labels_flag(value):
   return ",".join(value) if isinstance(value, (list, tuple)) else value
 
 
-class NerTask(object):
+class NerTask(finetuning.Task):
   """The tagging task of a run: format, labels, scheme, examples, features."""
 
+  spec = SPEC
+  metric_key = "eval_f1"
+
   def __init__(self, flags_obj, setup):
-    self.flags = flags_obj
-    self.setup = setup
+    super().__init__(flags_obj, setup)
     self.task_name = ner_data.check_task(flags_obj.task_name)
     self._examples = {}
     self._read_stats = {}
@@ -212,6 +214,9 @@ class NerTask(object):
   def split_file(self, split, required=True):
     return ner_data.split_file(self.task_name, self.flags.data_dir, split,
                                required)
+
+  def split_files(self, split):
+    return [self.split_file(split)]
 
   def _scheme_for_spans(self):
     """The scheme CLUENER spans are tagged in before labels exist."""
@@ -310,14 +315,13 @@ class NerTask(object):
     features = finetune_data.prepare_features_file(
         records, SPEC, fingerprint, self.flags.output_dir, split,
         pad_to_multiple, sort_by_length)
+    if split == "train":
+      self.save_labels()
     if features.stats.get("split_sentences"):
       tf.logging.info("%s: %d sentences longer than --max_seq_length were "
                       "split into overlapping windows (%d records).", split,
                       features.stats["split_sentences"], features.num_records)
     return features
-
-  def input_fn(self, features_file, is_training):
-    return finetuning.input_fn(self.flags, features_file, SPEC, is_training)
 
   def predict_tags(self, estimator, split, features_file, checkpoint_path):
     """Word tags per sentence of `split` from a checkpoint."""
@@ -328,6 +332,18 @@ class NerTask(object):
     examples = self.examples(split)
     merged = ner_data.merge_windows([len(e.words) for e in examples], outputs)
     return [[self.labels[tag_id] for tag_id in tag_ids] for tag_ids in merged]
+
+  def head_fn(self):
+    return head_fn_builder(self.tagger)
+
+  def evaluate(self, estimator, dev_file, checkpoint_path):
+    return evaluate(estimator, self, dev_file, checkpoint_path)
+
+  def predict(self, estimator, checkpoint_path):
+    predict(estimator, self, checkpoint_path)
+
+  def export(self):
+    export_model(self)
 
   def score(self, split, word_tags):
     """Entity and token scores on the input's own units."""
@@ -415,41 +431,7 @@ def run(flags_obj):
   """Runs the stages the flags ask for (FLAGS or finetuning.flags_namespace)."""
   validate_task_flags(flags_obj)
   setup = finetuning.Setup.from_flags(flags_obj)
-  task = NerTask(flags_obj, setup)
-  task.check_inputs()
-
-  # Features of every split up front: bad data stops the run before training.
-  train_file = task.features_file("train") if flags_obj.do_train else None
-  dev_file = None
-  if flags_obj.do_eval:
-    dev_file = task.features_file(
-        "dev", finetuning.pad_multiple(flags_obj, flags_obj.eval_batch_size))
-
-  num_train_steps, num_warmup_steps = 0, 0
-  if train_file:
-    task.save_labels()
-    num_train_steps, num_warmup_steps = finetuning.train_steps(
-        flags_obj, train_file.num_records)
-  estimator = finetuning.make_estimator(flags_obj, head_fn_builder(task.tagger),
-                                        setup, num_train_steps,
-                                        num_warmup_steps)
-  if flags_obj.do_train:
-    evaluate_fn = None
-    if dev_file:
-      evaluate_fn = lambda checkpoint: evaluate(estimator, task, dev_file,
-                                                checkpoint)
-    finetuning.train_and_evaluate(
-        estimator, task.input_fn(train_file, True), num_train_steps,
-        flags_obj.output_dir, evaluate_fn,
-        every=flags_obj.save_checkpoints_steps, metric_key="eval_f1")
-  elif flags_obj.do_eval:
-    evaluate(estimator, task, dev_file,
-             finetuning.latest_checkpoint(flags_obj.output_dir))
-  if flags_obj.do_predict:
-    predict(estimator, task,
-            finetuning.trained_checkpoint(flags_obj.output_dir))
-  if flags_obj.export_dir:
-    export_model(task)
+  return finetuning.run_stages(NerTask(flags_obj, setup))
 
 
 def main(_):

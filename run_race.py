@@ -210,12 +210,15 @@ def validate_flags(flags_obj):
         flags_obj.truncation_side, ", ".join(race_utils.TRUNCATION_SIDES)))
 
 
-class Task(object):
+class Task(finetuning.Task):
   """Reader, converter and record spec of the flags' task."""
 
+  metric_key = "eval_accuracy"
+
   def __init__(self, setup, flags_obj):
-    self.flags = flags_obj
-    self.setup = setup
+    super().__init__(flags_obj, setup)
+    self.dev_subsets = set()
+    self.test = None
     self.info = race_utils.get_task(flags_obj.task_name)
     self.reader = race_utils.get_reader(self.info.name,
                                         flags_obj.skip_bad_rows)
@@ -224,13 +227,15 @@ class Task(object):
         flags_obj.max_qa_length, flags_obj.truncation_side)
     self.spec = feature_spec(self.info)
 
+  def split_files(self, split):
+    return self.reader.split_files(self.flags.data_dir, split)
+
   def check_inputs(self):
-    """Every split the flags need has its files, before anything is trained
-    (split_files names what is missing)."""
-    for split, flag in (("train", "do_train"), ("dev", "do_eval"),
-                        ("test", "do_predict")):
-      if getattr(self.flags, flag):
-        self.reader.split_files(self.flags.data_dir, split)
+    """Every split the flags need has its files; the test split is read too,
+    so a malformed test record stops the run before training."""
+    super().check_inputs()
+    if self.flags.do_predict:
+      self.test = read_test_split(self)
 
   def examples(self, split):
     examples = self.reader.get_examples(self.flags.data_dir, split)
@@ -240,7 +245,7 @@ class Task(object):
         len(self.reader.bad_records))
     return examples
 
-  def features_file(self, split, examples=None, pad_to_multiple=1):
+  def features_file(self, split, pad_to_multiple=1, examples=None):
     """The cached records of `split` (the data is read only on a cache miss,
     unless `examples` are given)."""
     data_files = self.reader.split_files(self.flags.data_dir, split)
@@ -265,6 +270,8 @@ class Task(object):
     features = finetune_data.prepare_features_file(
         records_fn, self.spec, fingerprint, self.flags.output_dir, split,
         pad_to_multiple, sort_by_length)
+    if split == "dev":
+      self.dev_subsets = set(features.stats.get("subsets", {}))
     tf.logging.info("%s %s: %d records, %s", self.info.name, split,
                     features.num_real_records, features.stats)
     return features
@@ -276,33 +283,35 @@ class Task(object):
         dynamic_length=self.flags.dynamic_length,
         bucket_boundaries=bucket_boundaries(self.flags.max_seq_length))
 
-  def head_fn(self, subsets_present=()):
+  def head_fn(self):
+    """The head; its metrics report accuracy per subset present in dev."""
     return head_fn_builder(self.info, self.setup.albert_config,
                            skip_padded_choices=not self.flags.use_tpu,
-                           subsets_present=subsets_present)
+                           subsets_present=self.dev_subsets)
+
+  def evaluate(self, estimator, dev_file, checkpoint_path):
+    steps = None
+    if self.flags.use_tpu:  # the padded dev set divides evenly into batches
+      steps = dev_file.num_records // self.flags.eval_batch_size
+    return finetuning.evaluate(estimator, self.input_fn(dev_file, False),
+                               checkpoint_path, self.flags.output_dir, steps)
+
+  def predict(self, estimator, checkpoint_path):
+    predict(self, estimator, checkpoint_path, *self.test)
+
+  def export(self):
+    export_model(self, finetuning.trained_checkpoint(self.flags.output_dir))
 
 
 # ----------------------------------------------------------------------------
 # Stages.
 
 
-def evaluate_fn_builder(task, estimator, dev_file):
-  steps = None
-  if task.flags.use_tpu:  # the padded dev set divides evenly into batches
-    steps = dev_file.num_records // task.flags.eval_batch_size
-
-  def evaluate_fn(checkpoint_path):
-    return finetuning.evaluate(estimator, task.input_fn(dev_file, False),
-                               checkpoint_path, task.flags.output_dir, steps)
-
-  return evaluate_fn
-
-
 def read_test_split(task):
   """(test examples, their FeaturesFile); the examples give ids and answers."""
   examples = task.examples("test")
   pad_to = finetuning.pad_multiple(task.flags, task.flags.predict_batch_size)
-  return examples, task.features_file("test", examples, pad_to)
+  return examples, task.features_file("test", pad_to, examples)
 
 
 def predict(task, estimator, checkpoint_path, examples, test_file):
@@ -358,43 +367,7 @@ def run(flags_obj):
   """Everything the flags ask for; returns the last dev results (or None)."""
   validate_flags(flags_obj)
   setup = finetuning.Setup.from_flags(flags_obj)
-  task = Task(setup, flags_obj)
-  task.check_inputs()
-
-  # Every split the flags need is read before training, so a malformed record
-  # stops the run before any work is spent.
-  train_file = task.features_file("train") if flags_obj.do_train else None
-  dev_file = None
-  if flags_obj.do_eval:
-    dev_file = task.features_file(
-        "dev", pad_to_multiple=finetuning.pad_multiple(
-            flags_obj, flags_obj.eval_batch_size))
-  test = read_test_split(task) if flags_obj.do_predict else None
-  num_train_steps, num_warmup_steps = 0, 0
-  if train_file:
-    num_train_steps, num_warmup_steps = finetuning.train_steps(
-        flags_obj, train_file.num_real_records)
-
-  subsets = set(dev_file.stats.get("subsets", {})) if dev_file else set()
-  estimator = finetuning.make_estimator(flags_obj, task.head_fn(subsets),
-                                        setup, num_train_steps,
-                                        num_warmup_steps)
-  evaluate_fn = (evaluate_fn_builder(task, estimator, dev_file)
-                 if dev_file else None)
-  results = None
-  if flags_obj.do_train:
-    results = finetuning.train_and_evaluate(
-        estimator, task.input_fn(train_file, True), num_train_steps,
-        flags_obj.output_dir, evaluate_fn,
-        every=flags_obj.save_checkpoints_steps, metric_key="eval_accuracy")
-  elif evaluate_fn:
-    results = evaluate_fn(finetuning.trained_checkpoint(flags_obj.output_dir))
-  if flags_obj.do_predict:
-    predict(task, estimator,
-            finetuning.trained_checkpoint(flags_obj.output_dir), *test)
-  if flags_obj.export_dir:
-    export_model(task, finetuning.trained_checkpoint(flags_obj.output_dir))
-  return results
+  return finetuning.run_stages(Task(setup, flags_obj))
 
 
 def main(_):
