@@ -36,23 +36,11 @@ import similarity
 import tokenization
 
 FLAGS = flags.FLAGS
-HERE = os.path.dirname(os.path.abspath(__file__))
 
-flags.DEFINE_string("bert_config_file",
-                    os.path.join(HERE, "albert_config", "albert_config_tiny.json"),
-                    "Model config to benchmark.")
-flags.DEFINE_string("vocab_file", os.path.join(HERE, "albert_config",
-                                               "vocab.txt"),
-                    "Vocab; its single CJK characters make the questions.")
-flags.DEFINE_integer("max_seq_length", 128, "Fixed padding length compared.")
-flags.DEFINE_integer("batch_size", 64, "Batch size for training and predict.")
-flags.DEFINE_integer("train_chunks", 3,
-                     "Timed training chunks of 5 steps per mode.")
-flags.DEFINE_integer("predict_passes", 1,
-                     "Timed prediction passes over all examples per mode.")
+benchmark_util.define_padding_flags(batch_size=64, train_chunks=3,
+                                    predict_passes=1)
 flags.DEFINE_integer("num_examples", 2048, "Synthetic pairs to batch from.")
 flags.DEFINE_integer("latency_runs", 300, "Timed single-pair predictions.")
-flags.DEFINE_integer("seed", 12345, "Seed of the synthetic questions.")
 
 SPEC = finetune_data.FeatureSpec.classifier()
 
@@ -74,7 +62,7 @@ def compare(config, fixed_file, dynamic_file, mode, chunks):
       benchmark_util.Variant(model_fn, fixed_file, False),
       benchmark_util.Variant(model_fn, dynamic_file, True), SPEC, mode,
       chunks, FLAGS.batch_size, FLAGS.max_seq_length,
-      fetch_key="probabilities")
+      fetch_key="probabilities", train_chunk_steps=FLAGS.train_chunk_steps)
 
 
 def random_classifier_checkpoint(config, directory):

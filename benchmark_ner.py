@@ -39,20 +39,10 @@ import run_ner
 import tokenization
 
 FLAGS = flags.FLAGS
-HERE = os.path.dirname(os.path.abspath(__file__))
 
-# run_ner declares the model flags; the benchmark only changes defaults.
-FLAGS.set_default("bert_config_file", os.path.join(
-    HERE, "albert_config", "albert_config_tiny.json"))
-FLAGS.set_default("vocab_file", os.path.join(HERE, "albert_config",
-                                             "vocab.txt"))
-flags.DEFINE_integer("batch_size", 32, "Batch size for training and predict.")
-flags.DEFINE_integer("train_chunks", 4,
-                     "Timed training chunks of 5 steps per mode.")
-flags.DEFINE_integer("predict_passes", 3,
-                     "Timed prediction passes over all sentences per mode.")
+benchmark_util.define_padding_flags(batch_size=32, train_chunks=4,
+                                    predict_passes=3)
 flags.DEFINE_integer("num_examples", 1024, "Synthetic sentences.")
-flags.DEFINE_integer("seed", 12345, "Seed of the synthetic sentences.")
 
 _TYPES = ("PER", "LOC", "ORG")
 
@@ -83,7 +73,7 @@ def compare(config, tagger, fixed_path, dynamic_path, mode, chunks):
       benchmark_util.Variant(model_fn, fixed_path, False),
       benchmark_util.Variant(model_fn, dynamic_path, True), run_ner.SPEC,
       mode, chunks, FLAGS.batch_size, FLAGS.max_seq_length,
-      fetch_key="tag_ids")
+      fetch_key="tag_ids", train_chunk_steps=FLAGS.train_chunk_steps)
 
 
 def main(_):

@@ -40,26 +40,15 @@ import run_race
 import tokenization
 
 FLAGS = flags.FLAGS
-HERE = os.path.dirname(os.path.abspath(__file__))
 
-# run_race declares --bert_config_file, --vocab_file, --max_seq_length and
-# --max_qa_length; the benchmark gives them its own defaults.
-FLAGS.set_default("bert_config_file", os.path.join(
-    HERE, "albert_config", "albert_config_tiny.json"))
-FLAGS.set_default("vocab_file", os.path.join(HERE, "albert_config",
-                                             "vocab.txt"))
-FLAGS.set_default("max_seq_length", 512)  # C3 contexts need 512
-flags.DEFINE_integer("batch_size", 8, "Batch size for training and predict.")
-flags.DEFINE_integer("train_chunks", 6,
-                     "Timed training chunks per mode (train_chunk_steps each).")
-flags.DEFINE_integer("train_chunk_steps", 2, "Training steps per chunk.")
+# C3 contexts need 512 positions.
+benchmark_util.define_padding_flags(batch_size=8, train_chunks=6,
+                                    predict_passes=6, max_seq_length=512)
+FLAGS.set_default("train_chunk_steps", 2)
 flags.DEFINE_integer("num_train_examples", 256,
                      "Synthetic questions to draw training batches from.")
 flags.DEFINE_integer("num_predict_examples", 16,
                      "Synthetic questions per timed prediction pass.")
-flags.DEFINE_integer("predict_passes", 6,
-                     "Timed prediction passes per mode.")
-flags.DEFINE_integer("seed", 12345, "Seed of the synthetic data.")
 
 CHOICE_COUNTS = (2, 3, 4)
 CHOICE_COUNT_PROBABILITIES = (0.1, 0.2, 0.7)

@@ -12,13 +12,43 @@ machine measures the work itself.
 """
 
 import dataclasses
+import os
 import time
 from typing import Callable, Optional
 
+from absl import flags
 import tensorflow.compat.v1 as tf
 
 import finetune_data
+import shared_flags
 import tokenization
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def define_padding_flags(batch_size, train_chunks, predict_passes,
+                         max_seq_length=128):
+  """The flags every padding benchmark has, with its own defaults.
+
+  The model flags (bert_config_file, vocab_file, max_seq_length) are the
+  task scripts' shared ones, defaulted to the tiny config and the project's
+  vocab.
+  """
+  shared_flags.define("bert_config_file", "vocab_file", "max_seq_length",
+                      "batch_size")
+  flags.FLAGS.set_default("bert_config_file", os.path.join(
+      _HERE, "albert_config", "albert_config_tiny.json"))
+  flags.FLAGS.set_default("vocab_file", os.path.join(_HERE, "albert_config",
+                                                     "vocab.txt"))
+  flags.FLAGS.set_default("max_seq_length", max_seq_length)
+  flags.FLAGS.set_default("batch_size", batch_size)
+  flags.DEFINE_integer("train_chunks", train_chunks,
+                       "Timed training chunks per mode (train_chunk_steps "
+                       "steps each).")
+  flags.DEFINE_integer("train_chunk_steps", 5, "Training steps per chunk.")
+  flags.DEFINE_integer("predict_passes", predict_passes,
+                       "Timed prediction passes over all examples per mode.")
+  flags.DEFINE_integer("seed", 12345, "Seed of the synthetic data.")
 
 
 def cjk_characters(tokenizer):
