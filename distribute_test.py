@@ -439,8 +439,6 @@ def initial_gradient_norms(data_dir):
   """Global gradient norms at the initial checkpoint: of the first global
   batch, and of each worker's half of it."""
   config = modeling.AlbertConfig.from_dict(TINY_CONFIG)
-  spec = pretraining_input.pretraining_feature_spec(
-      run_pretraining_test.SEQ_LENGTH, run_pretraining_test.NUM_PREDICTIONS)
   norms = []
   for files in (("a", "b"), ("a",), ("b",)):
     with tf.Graph().as_default():

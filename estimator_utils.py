@@ -77,6 +77,7 @@ from absl import flags
 import tensorflow.compat.v1 as tf
 
 import distribution
+import gfile_utils
 import modeling
 import optimization
 import shared_flags
@@ -497,6 +498,18 @@ def recover_latest_checkpoint(model_dir, repair=True):
   return path
 
 
+def copy_checkpoint(checkpoint_path, directory):
+  """Copies a checkpoint's files into `directory` with a `checkpoint` state
+  file naming it; returns the copy's prefix."""
+  name = os.path.basename(checkpoint_path)
+  for path in tf.io.gfile.glob(checkpoint_path + ".*"):
+    tf.io.gfile.copy(path, os.path.join(directory, os.path.basename(path)),
+                     overwrite=True)
+  with tf.io.gfile.GFile(os.path.join(directory, "checkpoint"), "w") as f:
+    f.write('model_checkpoint_path: "%s"\n' % name)
+  return os.path.join(directory, name)
+
+
 def latest_step(model_dir):
   """The global step of model_dir's newest readable checkpoint, else 0."""
   checkpoint = recover_latest_checkpoint(model_dir)
@@ -572,11 +585,9 @@ def _runs_a_cluster(estimator):
 def write_eval_results(output_dir, results, file_name="eval_results.txt"):
   """Logs and writes `key = value` lines, via a temporary file and rename."""
   path = os.path.join(output_dir, file_name)
-  tmp_path = path + ".tmp"
   tf.logging.info("***** Eval results *****")
-  with tf.io.gfile.GFile(tmp_path, "w") as writer:
+  with gfile_utils.atomic_write(path) as writer:
     for key in sorted(results):
       tf.logging.info("  %s = %s", key, results[key])
       writer.write("%s = %s\n" % (key, results[key]))
-  tf.io.gfile.rename(tmp_path, path, overwrite=True)
   return path

@@ -33,7 +33,7 @@ import tensorflow.compat.v1 as tf
 
 import classifier_model
 import estimator_utils
-import finetune_data
+import gfile_utils
 import modeling
 import tokenization
 
@@ -68,8 +68,8 @@ def export_saved_model(build_fn, checkpoint_path, export_base, info,
   """
   step = estimator_utils.checkpoint_global_step(checkpoint_path)
   final_dir = os.path.join(export_base, str(step))
-  tmp_dir = finetune_data.temporary_dir(final_dir)
-  finetune_data.remove_tree(tmp_dir)
+  tmp_dir = gfile_utils.temporary_dir(final_dir)
+  gfile_utils.remove_tree(tmp_dir)
   with tf.Graph().as_default():
     inputs, outputs = build_fn()
     saver = tf.train.Saver(tf.global_variables())
@@ -87,7 +87,7 @@ def export_saved_model(build_fn, checkpoint_path, export_base, info,
           strip_default_attrs=True)
       builder.save()
   _write_client_assets(tmp_dir, info, vocab_files, checkpoint_path, info_file)
-  finetune_data.replace_dir(tmp_dir, final_dir, last=("saved_model.pb",))
+  gfile_utils.replace_dir(tmp_dir, final_dir, last=("saved_model.pb",))
   tf.logging.info("Exported the SavedModel to %s", final_dir)
   return final_dir
 
@@ -106,7 +106,7 @@ def _write_client_assets(saved_model_dir, info, vocab_files, checkpoint_path,
       copied.append(None)
   info = dict(info, vocab_file=copied[0], spm_model_file=copied[1],
               checkpoint=checkpoint_path)
-  finetune_data.write_json(os.path.join(extra_dir, info_file), info, indent=2)
+  gfile_utils.write_json(os.path.join(extra_dir, info_file), info, indent=2)
 
 
 def export_classifier(albert_config, checkpoint_path, label_list, export_base,
@@ -273,10 +273,10 @@ def export_hub_module(albert_config, checkpoint_path, export_path, vocab_file,
       _hub_module_fn(albert_config, vocab_file, do_lower_case, spm_model_file),
       tags_and_args=[({"train"}, dict(is_training=True)),
                      (set(), dict(is_training=False))])
-  tmp_path = finetune_data.temporary_dir(export_path)
-  finetune_data.remove_tree(tmp_path)
+  tmp_path = gfile_utils.temporary_dir(export_path)
+  gfile_utils.remove_tree(tmp_path)
   spec.export(tmp_path, checkpoint_path=checkpoint_path)
-  finetune_data.replace_dir(tmp_path, export_path)
+  gfile_utils.replace_dir(tmp_path, export_path)
   tf.logging.info("Exported the TF-Hub module to %s", export_path)
   return export_path
 

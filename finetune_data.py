@@ -16,11 +16,8 @@ or a flat list of numbers. This module owns what happens after that:
   * `input_fn_builder` batches a cache for the Estimator: with dynamic lengths
     every batch is padded only to its longest sequence (training batches come
     from length buckets), otherwise to max_seq_length (static shapes, TPUs).
-  * `atomic_write` and friends: the one way outputs are written (temporary
-    name, then rename), through tf.io.gfile so gs:// works.
 """
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -30,122 +27,10 @@ from typing import Optional, Tuple
 import tensorflow.compat.v1 as tf
 
 import estimator_utils
+import gfile_utils
 
 # Bump when the record layout or a conversion changes: old caches then miss.
 CACHE_FORMAT_VERSION = 3
-
-
-# ----------------------------------------------------------------------------
-# Writing outputs.
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-  """Yields a temporary path to write; it becomes `path` when the block succeeds.
-
-  A crash or error never leaves a half-written file under the final name (the
-  temporary file is removed on error).
-  """
-  tmp_path = path + ".tmp"
-  try:
-    yield tmp_path
-  except BaseException:
-    if tf.io.gfile.exists(tmp_path):
-      tf.io.gfile.remove(tmp_path)
-    raise
-  tf.io.gfile.rename(tmp_path, path, overwrite=True)
-
-
-@contextlib.contextmanager
-def atomic_write(path, mode="w"):
-  """Opens `path` for writing through atomic_path (tf.io.gfile, so gs://)."""
-  with atomic_path(path) as tmp_path:
-    with tf.io.gfile.GFile(tmp_path, mode) as f:
-      yield f
-
-
-def write_json(path, value, indent=None):
-  with atomic_write(path) as f:
-    json.dump(value, f, ensure_ascii=False, indent=indent)
-
-
-def write_lines(path, lines):
-  """Writes each string of `lines` followed by a newline."""
-  with atomic_write(path) as f:
-    for line in lines:
-      f.write(line + "\n")
-
-
-def temporary_dir(path):
-  """Where a directory is assembled before replace_dir moves it to `path`:
-  a hidden sibling whose name does not start with `path` (prefix-matching
-  stores such as ram:// would otherwise see it inside `path`)."""
-  path = path.rstrip("/")
-  return os.path.join(os.path.dirname(path),
-                      ".%s.tmp" % os.path.basename(path))
-
-
-def _files_below(root):
-  """Every file below `root`, as paths relative to it (listdir rather than
-  walk: walk misreads prefix-matching stores such as ram://)."""
-  files = []
-  for name in tf.io.gfile.listdir(root):
-    name = name.rstrip("/")
-    path = os.path.join(root, name)
-    if tf.io.gfile.isdir(path):
-      files.extend(os.path.join(name, child) for child in _files_below(path))
-    else:
-      files.append(name)
-  return files
-
-
-def remove_tree(path):
-  """Deletes a directory tree file by file (some filesystems, e.g. ram://,
-  refuse a recursive delete)."""
-  if not tf.io.gfile.isdir(path):
-    return
-  for name in _files_below(path):
-    tf.io.gfile.remove(os.path.join(path, name))
-  try:
-    tf.io.gfile.rmtree(path)
-  except tf.errors.NotFoundError:
-    pass  # only implicit directories were left
-
-
-def _copy_tree(source, target, last=()):
-  """Copies every file of `source` below `target`; names in `last` go last."""
-  names = sorted(_files_below(source),
-                 key=lambda name: os.path.basename(name) in last)
-  for name in names:
-    target_path = os.path.join(target, name)
-    tf.io.gfile.makedirs(os.path.dirname(target_path))
-    tf.io.gfile.copy(os.path.join(source, name), target_path, overwrite=True)
-
-
-def replace_dir(tmp_dir, final_dir, last=()):
-  """Moves the completed directory `tmp_dir` to `final_dir`, replacing it.
-
-  Where the filesystem cannot rename directories (object stores, ram://) the
-  files are copied instead, those named in `last` (the files whose presence
-  says the directory is complete) after all others.
-  """
-  remove_tree(final_dir)
-  try:
-    tf.io.gfile.rename(tmp_dir, final_dir)
-    if not tf.io.gfile.exists(tmp_dir):
-      return
-    # Renamed the directory entry but not its files (ram://): copy them.
-  except tf.errors.OpError:
-    pass
-  _copy_tree(tmp_dir, final_dir, last)
-  remove_tree(tmp_dir)
-
-
-def fresh_dir(path):
-  """Creates `path` empty (removing what an interrupted run left there)."""
-  remove_tree(path)
-  tf.io.gfile.makedirs(path)
-  return path
 
 
 # ----------------------------------------------------------------------------
@@ -358,7 +243,7 @@ def prepare_features_file(records_fn, spec, fingerprint, cache_dir, name,
   tf.io.gfile.makedirs(cache_dir)
   stats = {}
   num_real = 0
-  with atomic_path(record_path) as tmp_path:
+  with gfile_utils.atomic_path(record_path) as tmp_path:
     held = []
     with tf.io.TFRecordWriter(tmp_path) as writer:
       for record in _numbered(records_fn(stats), name):
@@ -377,7 +262,7 @@ def prepare_features_file(records_fn, spec, fingerprint, cache_dir, name,
         writer.write(padding)
   meta = dict(num_records=num_real + num_padding, num_real_records=num_real,
               fingerprint=fingerprint, stats=stats)
-  write_json(meta_path, meta)
+  gfile_utils.write_json(meta_path, meta)
   _remove_stale_caches(cache_dir, name, keep=record_path)
   tf.logging.info("Wrote %d %s records to %s", num_real + num_padding, name,
                   record_path)

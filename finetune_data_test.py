@@ -1,9 +1,7 @@
 # coding=utf-8
-"""Tests for finetune_data: record specs, fingerprinted streaming caches,
-length-bucketed batches (sequences and groups of sequences) and atomic writes.
-"""
+"""Tests for finetune_data: record specs, fingerprinted streaming caches and
+length-bucketed batches (sequences and groups of sequences)."""
 
-import json
 import os
 
 import numpy as np
@@ -33,31 +31,6 @@ def _sequence_record(index, length):
   return dict(input_ids=[index + 1] * length, input_mask=[1] * length,
               segment_ids=[0] * length, label_ids=index % 2,
               example_index=index)
-
-
-# ---------------------------------------------------------------------------
-# Writing outputs
-
-
-def test_atomic_write_leaves_nothing_on_error(tmp_path):
-  path = str(tmp_path / "out.txt")
-  finetune_data.write_lines(path, ["old"])
-  with pytest.raises(RuntimeError):
-    with finetune_data.atomic_write(path) as f:
-      f.write("half")
-      raise RuntimeError("crash")
-  assert open(path).read() == "old\n"
-  assert sorted(os.listdir(tmp_path)) == ["out.txt"]
-
-
-def test_atomic_write_works_on_registered_filesystems():
-  # ram:// is TensorFlow's in-memory filesystem: what works there goes through
-  # tf.io.gfile only, as gs:// needs.
-  path = "ram://finetune_data_test/out.json"
-  finetune_data.write_json(path, {"a": "中"})
-  with tf.io.gfile.GFile(path) as f:
-    assert json.load(f) == {"a": "中"}
-  assert not tf.io.gfile.exists(path + ".tmp")
 
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import estimator_utils
 import export
 import finetune_data
 import finetune_model
+import gfile_utils
 import modeling
 import shared_flags
 import tokenization
@@ -331,20 +332,17 @@ class BestCheckpoint(object):
     return True
 
   def _keep(self, checkpoint_path, results, value):
-    tmp_dir = finetune_data.fresh_dir(finetune_data.temporary_dir(self.path))
-    name = os.path.basename(checkpoint_path)
-    for path in tf.io.gfile.glob(checkpoint_path + ".*"):
-      tf.io.gfile.copy(path, os.path.join(tmp_dir, os.path.basename(path)))
-    with tf.io.gfile.GFile(os.path.join(tmp_dir, "checkpoint"), "w") as f:
-      f.write('model_checkpoint_path: "%s"\n' % name)
+    tmp_dir = gfile_utils.fresh_dir(gfile_utils.temporary_dir(self.path))
+    name = os.path.basename(estimator_utils.copy_checkpoint(checkpoint_path,
+                                                           tmp_dir))
     results = dict(results, checkpoint=os.path.join(self.path, name))
     estimator_utils.write_eval_results(tmp_dir, results)
-    finetune_data.write_json(
+    gfile_utils.write_json(
         os.path.join(tmp_dir, BEST_METRIC_FILE),
         dict(metric=self.metric_key, value=value,
              higher_is_better=self.higher_is_better,
              checkpoint=os.path.join(self.path, name)))
-    finetune_data.replace_dir(tmp_dir, self.path,
+    gfile_utils.replace_dir(tmp_dir, self.path,
                               last=("checkpoint", BEST_METRIC_FILE))
 
 
@@ -359,7 +357,7 @@ def _evaluated_checkpoints(output_dir):
 def _record_evaluated(output_dir, checkpoint_path):
   done = _evaluated_checkpoints(output_dir) + [os.path.basename(
       checkpoint_path)]
-  finetune_data.write_json(os.path.join(output_dir, EVAL_HISTORY_FILE), done)
+  gfile_utils.write_json(os.path.join(output_dir, EVAL_HISTORY_FILE), done)
 
 
 def train_and_evaluate(estimator, train_input_fn, num_train_steps, output_dir,

@@ -36,7 +36,8 @@ import tensorflow.compat.v1 as tf
 
 import classifier_data
 import classifier_metrics
-import finetune_data
+import estimator_utils
+import gfile_utils
 
 _BadRow = classifier_data._BadRow  # pylint: disable=protected-access
 _read_lines = classifier_data._read_lines  # pylint: disable=protected-access
@@ -382,7 +383,7 @@ def write_glue_leaderboard_file(output_dir, task_name, ids, predictions):
                                 StsbProcessor.max_score)
     lines.append("%s\t%s" % (example_id, prediction))
   path = os.path.join(output_dir, name)
-  finetune_data.write_lines(path, lines)
+  gfile_utils.write_lines(path, lines)
   tf.logging.info("Wrote the GLUE leaderboard file %s (%d predictions)", path,
                   len(ids))
   return path
@@ -399,7 +400,7 @@ def write_clue_submission_file(output_dir, task_name, ids, labels):
   if len(ids) != len(labels):
     raise ValueError("%d ids but %d labels" % (len(ids), len(labels)))
   path = os.path.join(output_dir, "%s_predict.json" % task_name.lower())
-  finetune_data.write_lines(path, (
+  gfile_utils.write_lines(path, (
       json.dumps({"id": clue_submission_id(example_id), "label": str(label)},
                  ensure_ascii=False)
       for example_id, label in zip(ids, labels)))
@@ -459,7 +460,7 @@ def summarize(output_root, task_names):
     rows.append([task_name, main[len("eval_"):],
                  "%.4f" % value if isinstance(value, float) else "-", metrics,
                  str(results.get("checkpoint", "-"))])
-  finetune_data.write_lines(os.path.join(output_root, "summary.tsv"),
+  gfile_utils.write_lines(os.path.join(output_root, "summary.tsv"),
                             ["\t".join(row) for row in [header] + rows])
   widths = [max(len(row[i]) for row in [header] + rows)
             for i in range(len(header))]
@@ -498,12 +499,9 @@ def copy_trained_model(source_dir, target_dir):
     raise ValueError("%s holds no trained checkpoint to reuse: did its "
                      "training run finish?" % source_dir)
   best_dir = os.path.join(target_dir, "best")
-  tmp_dir = finetune_data.fresh_dir(best_dir + ".tmp")
-  for path in tf.io.gfile.glob(checkpoint + ".*"):
-    tf.io.gfile.copy(path, os.path.join(tmp_dir, os.path.basename(path)))
-  with tf.io.gfile.GFile(os.path.join(tmp_dir, "checkpoint"), "w") as f:
-    f.write('model_checkpoint_path: "%s"\n' % os.path.basename(checkpoint))
-  finetune_data.replace_dir(tmp_dir, best_dir)
+  tmp_dir = gfile_utils.fresh_dir(gfile_utils.temporary_dir(best_dir))
+  estimator_utils.copy_checkpoint(checkpoint, tmp_dir)
+  gfile_utils.replace_dir(tmp_dir, best_dir, last=("checkpoint",))
   return os.path.join(best_dir, os.path.basename(checkpoint))
 
 

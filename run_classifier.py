@@ -55,6 +55,7 @@ import estimator_utils
 import export
 import finetune_data
 import finetuning
+import gfile_utils
 import glue_data
 import shared_flags
 
@@ -241,10 +242,10 @@ def predict(estimator, task, checkpoint_path):
   output_dir = task.flags.output_dir
   if task.is_regression:
     scores = [float(output["predictions"]) for output in outputs]
-    finetune_data.write_lines(os.path.join(output_dir, "test_results.tsv"),
+    gfile_utils.write_lines(os.path.join(output_dir, "test_results.tsv"),
                               ["%.6f" % score for score in scores])
     predicted = scores
-    finetune_data.write_lines(
+    gfile_utils.write_lines(
         os.path.join(output_dir, "test_predictions.tsv"),
         ["id\tlabel"] + ["%s\t%.6f" % (example.guid, score)
                          for example, score in zip(examples, scores)])
@@ -272,9 +273,9 @@ def write_predictions(output_dir, examples, probabilities, label_list):
   order); test_predictions.tsv: `id<TAB>label` with a header."""
   results_path = os.path.join(output_dir, "test_results.tsv")
   predictions_path = os.path.join(output_dir, "test_predictions.tsv")
-  finetune_data.write_lines(results_path, [
+  gfile_utils.write_lines(results_path, [
       "\t".join("%.6f" % p for p in probs) for probs in probabilities])
-  finetune_data.write_lines(predictions_path, ["id\tlabel"] + [
+  gfile_utils.write_lines(predictions_path, ["id\tlabel"] + [
       "%s\t%s" % (example.guid, label_list[int(probs.argmax())])
       for example, probs in zip(examples, probabilities)])
   tf.logging.info("Wrote %s and %s", results_path, predictions_path)

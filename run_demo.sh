@@ -155,7 +155,7 @@ finetune() {  # output_dir, then extra run_classifier.py flags
   local output_dir="$1"
   shift
   mkdir -p "${output_dir}"
-  run_logged "${output_dir}/run.log" "^INFO:tensorflow:  eval_accuracy = " \
+  run_logged "${output_dir}/run.log" "^INFO:tensorflow:New best dev" \
     "${PYTHON}" run_classifier.py --task_name=generic_single \
     --data_dir="${TASK_DIR}" --vocab_file="${VOCAB_FILE}" \
     --albert_config_file="${ALBERT_CONFIG}" --output_dir="${output_dir}" \

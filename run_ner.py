@@ -49,6 +49,7 @@ import export
 import finetune_data
 import finetune_model
 import finetuning
+import gfile_utils
 import ner_data
 import ner_metrics
 import shared_flags
@@ -277,7 +278,7 @@ class NerTask(finetuning.Task):
     return ner_data.build_labels(self.examples("train"), scheme)
 
   def save_labels(self):
-    finetune_data.write_json(
+    gfile_utils.write_json(
         os.path.join(self.flags.output_dir, LABELS_FILE),
         dict(task_name=self.task_name, labels=self.labels, scheme=self.scheme,
              use_crf=bool(self.flags.use_crf)), indent=2)
@@ -385,7 +386,7 @@ def predict(estimator, task, checkpoint_path):
   examples = task.examples("test")
   path = os.path.join(task.flags.output_dir,
                       prediction_file_name(task.task_name))
-  finetune_data.write_lines(path, ner_data.prediction_lines(
+  gfile_utils.write_lines(path, ner_data.prediction_lines(
       task.task_name, examples, word_tags))
   tf.logging.info("Wrote %s", path)
   if all(example.tags is not None for example in examples):

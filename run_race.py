@@ -48,6 +48,7 @@ import export
 import finetune_data
 import finetune_model
 import finetuning
+import gfile_utils
 import race_utils
 import shared_flags
 
@@ -320,10 +321,10 @@ def predict(task, estimator, checkpoint_path, examples, test_file):
                                checkpoint_path, test_file.num_real_records)
   chosen = [int(output["predicted_choice"]) for output in outputs]
   output_dir = task.flags.output_dir
-  finetune_data.write_json(
+  gfile_utils.write_json(
       os.path.join(output_dir, "test_predictions.json"),
       race_utils.predictions_dict(task.info, examples, chosen), indent=1)
-  finetune_data.write_json(
+  gfile_utils.write_json(
       os.path.join(output_dir, "test_probabilities.json"),
       {example.guid: [round(float(p), 6) for p in
                       output["probabilities"][:len(example.choices)]]

@@ -22,6 +22,7 @@ import export
 import finetune_data
 import finetune_model
 import finetuning
+import gfile_utils
 import squad_metrics
 import squad_model
 import squad_utils
@@ -291,7 +292,7 @@ class SquadTask(finetuning.Task):
                                 (name, fingerprint))
 
     def records(stats):
-      with finetune_data.atomic_write(windows_path) as f:
+      with gfile_utils.atomic_write(windows_path) as f:
         for record in self.record_maker(False).records(
             examples, stats, on_window=lambda w: f.write(w.to_json() + "\n")):
           yield record
@@ -375,12 +376,12 @@ class SquadTask(finetuning.Task):
       threshold = 0.0 if threshold is None else threshold
       predictions = squad_utils.apply_null_threshold(best, null_odds,
                                                      threshold)
-      finetune_data.write_json(os.path.join(output_dir, "null_odds.json"),
+      gfile_utils.write_json(os.path.join(output_dir, "null_odds.json"),
                                null_odds, indent=2)
       results["null_score_diff_threshold"] = threshold
-    finetune_data.write_json(os.path.join(output_dir, "predictions.json"),
+    gfile_utils.write_json(os.path.join(output_dir, "predictions.json"),
                              predictions, indent=2)
-    finetune_data.write_json(
+    gfile_utils.write_json(
         os.path.join(output_dir, "nbest_predictions.json"), nbest, indent=2)
     if not data.has_answers:
       tf.logging.info("%s has no answers: predictions written, not scored.",
