@@ -24,6 +24,8 @@ from typing import List, Optional
 
 import tensorflow.compat.v1 as tf
 
+import gfile_utils
+
 
 # Header fields we recognise (compared lower-cased). A first line counts as a
 # header when one of its fields is such a name and its label field is not a label.
@@ -89,23 +91,12 @@ class BadRow:
 
 
 def _read_lines(path):
-  """Yields (line_number, text) for each non-blank line of a UTF-8 file.
-
-  Lines are decoded one at a time so an encoding error can name its line; a
-  leading byte-order mark is removed.
-  """
-  with tf.io.gfile.GFile(path, "rb") as f:
-    for line_number, raw in enumerate(f, start=1):
-      if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-      try:
-        text = raw.decode("utf-8")
-      except UnicodeDecodeError as e:
-        yield line_number, _BadRow("not valid UTF-8 (%s)" % e.reason)
-        continue
-      text = text.rstrip("\r\n")
-      if text.strip():
-        yield line_number, text
+  """Yields (line_number, text or _BadRow) for each non-blank line."""
+  for line_number, text in gfile_utils.utf8_lines(path):
+    if isinstance(text, UnicodeDecodeError):
+      yield line_number, _BadRow("not valid UTF-8 (%s)" % text.reason)
+    elif text.strip():
+      yield line_number, text
 
 
 def _is_name_like(field):

@@ -1,5 +1,9 @@
 # coding=utf-8
-"""Writing outputs safely, through tf.io.gfile (so gs:// and ram:// work).
+"""Reading text and writing outputs safely, through tf.io.gfile (so gs:// and
+ram:// work).
+
+`utf8_lines` reads a data file line by line, so a bad byte is reported with
+its line number.
 
 The one way files and directories are written in this project: a file is
 written under a temporary name and renamed into place (`atomic_path`,
@@ -123,3 +127,18 @@ def fresh_dir(path):
   remove_tree(path)
   tf.io.gfile.makedirs(path)
   return path
+
+
+def utf8_lines(path):
+  """Yields (line_number, text) for every line of a UTF-8 file, without its
+  line ending; a leading byte-order mark is dropped. A line that is not valid
+  UTF-8 yields its UnicodeDecodeError instead of the text, so the caller can
+  name the line."""
+  with tf.io.gfile.GFile(path, "rb") as f:
+    for line_number, raw in enumerate(f, start=1):
+      if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+      try:
+        yield line_number, raw.decode("utf-8").rstrip("\r\n")
+      except UnicodeDecodeError as e:
+        yield line_number, e

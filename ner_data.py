@@ -38,6 +38,7 @@ from typing import List, Optional, Tuple
 
 import tensorflow.compat.v1 as tf
 
+import gfile_utils
 import ner_metrics
 import tokenization
 
@@ -144,16 +145,11 @@ def _lines(path):
   """(line_number, text without newline) of a UTF-8 file; BOM dropped."""
   if not tf.io.gfile.exists(path):
     raise NerDataError("%s does not exist" % path)
-  with tf.io.gfile.GFile(path, "rb") as f:
-    for line_number, raw in enumerate(f, start=1):
-      if line_number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-      try:
-        text = raw.decode("utf-8")
-      except UnicodeDecodeError as e:
-        raise NerDataError("%s:%d: not valid UTF-8 (%s); convert the file to "
-                           "UTF-8" % (path, line_number, e.reason)) from None
-      yield line_number, text.rstrip("\r\n")
+  for line_number, text in gfile_utils.utf8_lines(path):
+    if isinstance(text, UnicodeDecodeError):
+      raise NerDataError("%s:%d: not valid UTF-8 (%s); convert the file to "
+                         "UTF-8" % (path, line_number, text.reason))
+    yield line_number, text
 
 
 def _blocks(path):
