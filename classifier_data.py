@@ -99,6 +99,44 @@ def _read_lines(path):
       yield line_number, text
 
 
+def read_tsv_header(lines, path, needed, hint):
+  """The column names of the header `lines` starts with.
+
+  Raises BadRowsError naming the file and line when there is no header or it
+  lacks a column of `needed`; `hint` says what file was expected.
+  """
+  header_line, header = next(lines, (1, None))
+  if not isinstance(header, str):
+    raise BadRowsError("%s:%d: expected a header row naming the columns. %s" %
+                       (path, header_line, hint))
+  columns = header.split("\t")
+  missing = [name for name in needed if name not in columns]
+  if missing:
+    raise BadRowsError("%s:%d: header lacks column(s) %s; found %s. %s" % (
+        path, header_line, ", ".join(missing), ", ".join(columns), hint))
+  return columns
+
+
+def tsv_rows_by_columns(lines, columns, indices, keep=lambda fields: True):
+  """Yields (line_number, {key: field} or _BadRow) for the rows of `lines`.
+
+  indices: {record key: column index}; a row with another column count than
+  `columns` is a bad row; rows failing `keep` are left out (e.g. XNLI's other
+  languages).
+  """
+  for line_number, line in lines:
+    if isinstance(line, _BadRow):
+      yield line_number, line
+      continue
+    fields = line.split("\t")
+    if len(fields) != len(columns):
+      yield line_number, _BadRow(
+          "expected %d tab-separated columns (%s), found %d" % (
+              len(columns), ", ".join(columns), len(fields)))
+    elif keep(fields):
+      yield line_number, {key: fields[index] for key, index in indices.items()}
+
+
 def _is_name_like(field):
   return field.strip().lower() in KNOWN_COLUMN_NAMES
 
@@ -530,31 +568,15 @@ class XnliProcessor(DataProcessor):
 
   def _tsv_records_by_header(self, path, split):
     lines = _read_lines(path)
-    header_line, header = next(lines, (1, None))
-    if not isinstance(header, str):
-      raise BadRowsError("%s:%d: expected a header row naming the columns" %
-                         (path, header_line))
-    columns = header.split("\t")
     needed = self._TSV_COLUMNS[split]
-    missing = [name for name in needed if name not in columns]
-    if missing:
-      raise BadRowsError(
-          "%s:%d: header lacks column(s) %s; found %s. Is this an XNLI 1.0 "
-          "file?" % (path, header_line, ", ".join(missing), ", ".join(columns)))
-    indices = [columns.index(name) for name in needed]
+    columns = read_tsv_header(lines, path, needed, "Is this an XNLI 1.0 file?")
+    indices = {key: columns.index(name)
+               for key, name in zip(self._KEYS, needed)}
     language_index = columns.index("language") if "language" in columns else None
-    for line_number, line in lines:
-      if isinstance(line, _BadRow):
-        yield line_number, line
-        continue
-      fields = line.split("\t")
-      if len(fields) != len(columns):
-        yield line_number, _BadRow(
-            "expected %d tab-separated columns as in the header, found %d" %
-            (len(columns), len(fields)))
-      elif language_index is None or fields[language_index] == self.language:
-        yield line_number, {key: fields[index]
-                            for key, index in zip(self._KEYS, indices)}
+    return tsv_rows_by_columns(
+        lines, columns, indices,
+        keep=lambda fields: (language_index is None or
+                             fields[language_index] == self.language))
 
   def _parse_record(self, record, split):
     label = _json_label(record, "label", split)

@@ -105,41 +105,16 @@ class GlueProcessor(classifier_data.DataProcessor):
     lines = _read_lines(path)
     columns = self._fixed_columns(split)
     if columns is None:
-      header_line, header = next(lines, (1, None))
-      if not isinstance(header, str):
-        raise classifier_data.BadRowsError(
-            "%s:%d: expected a header row naming the columns (GLUE's %s files "
-            "start with one)." % (path, header_line, self.task_dir))
-      columns = header.split("\t")
-      wanted = self._wanted_columns(split)
-      missing = [name for name in wanted.values() if name not in columns]
-      if missing:
-        raise classifier_data.BadRowsError(
-            "%s:%d: header lacks column(s) %s; found %s. Is this the GLUE "
-            "release's %s %s file?" % (path, header_line, ", ".join(missing),
-                                       ", ".join(columns), self.task_dir,
-                                       split))
+      columns = classifier_data.read_tsv_header(
+          lines, path, list(self._wanted_columns(split).values()),
+          "Is this the GLUE release's %s %s file?" % (self.task_dir, split))
     indices = {key: columns.index(name)
                for key, name in self._wanted_columns(split).items()}
     id_column = next((name for name in self.id_columns if name in columns),
                      None)
     if id_column is not None:
       indices["guid"] = columns.index(id_column)
-    return self._rows(lines, columns, indices)
-
-  def _rows(self, lines, columns, indices):
-    for line_number, line in lines:
-      if isinstance(line, _BadRow):
-        yield line_number, line
-        continue
-      fields = line.split("\t")
-      if len(fields) != len(columns):
-        yield line_number, _BadRow(
-            "expected %d tab-separated columns (%s), found %d" % (
-                len(columns), ", ".join(columns), len(fields)))
-      else:
-        yield line_number, {key: fields[index]
-                            for key, index in indices.items()}
+    return classifier_data.tsv_rows_by_columns(lines, columns, indices)
 
   def _parse_record(self, record, split):
     label = record.get("label")
