@@ -472,7 +472,8 @@ class Task(object):
     raise NotImplementedError
 
   def export(self):
-    """Writes the SavedModel(s) under --export_dir."""
+    """Writes the task's SavedModel under --export_dir (run_stages adds the
+    pretrained encoder as a TF-Hub module)."""
     raise NotImplementedError
 
   def check_inputs(self):
@@ -527,6 +528,7 @@ def run_stages(task):
     task.predict(estimator, trained_checkpoint(flags_obj.output_dir))
   if flags_obj.export_dir:
     task.export()
+    export_hub_module(task.setup, flags_obj)
   return results
 
 

@@ -60,6 +60,9 @@ flags.DEFINE_integer("min_sentence_chars", 8,
                      "Sentences shorter than this are not used (headings, "
                      "exclamations).")
 flags.DEFINE_integer("pairs_seed", 12345, "Seed for sampling and shuffling.")
+flags.DEFINE_float("alter_fraction", 1.0 / 6,
+                   "--task=altered: fraction of a sentence's content "
+                   "characters replaced in an altered sentence.")
 
 
 def read_chapters(path, min_chars=1):
@@ -103,7 +106,7 @@ def alter(sentence, pool, rng, fraction=1.0 / 6):
   return "".join(characters)
 
 
-def make_altered_examples(chapters, rng, max_examples):
+def make_altered_examples(chapters, rng, max_examples, fraction=1.0 / 6):
   """Balanced (sentence, label) examples; label "0" altered, "1" original."""
   examples = []
   for chapter in chapters:
@@ -112,7 +115,7 @@ def make_altered_examples(chapters, rng, max_examples):
       if sum(is_content(c) for c in sentence) < 4:
         continue
       if rng.rand() < 0.5:
-        examples.append((alter(sentence, pool, rng), "0"))
+        examples.append((alter(sentence, pool, rng, fraction), "0"))
       else:
         examples.append((sentence, "1"))
   order = rng.permutation(len(examples))[:max_examples]
@@ -187,9 +190,12 @@ def main(_):
       "dev": (chapters[-FLAGS.num_dev_chapters:], FLAGS.max_dev_pairs),
   }
   tf.io.gfile.makedirs(FLAGS.pairs_dir)
-  build = make_altered_examples if FLAGS.task == "altered" else make_pairs
   for split, (split_chapters, cap) in splits.items():
-    rows = build(split_chapters, rng, cap)
+    if FLAGS.task == "altered":
+      rows = make_altered_examples(split_chapters, rng, cap,
+                                   FLAGS.alter_fraction)
+    else:
+      rows = make_pairs(split_chapters, rng, cap)
     write_pairs(os.path.join(FLAGS.pairs_dir, split + ".tsv"), rows)
     positives = sum(row[-1] == "1" for row in rows)
     print("%s: %d %s examples (%d labelled 1, %d labelled 0) from %d "

@@ -289,7 +289,6 @@ def export_models(task):
       setup.vocab_files, setup.do_lower_case, flags_obj.max_seq_length,
       hub_module_handle=flags_obj.albert_hub_module_handle,
       is_pair=task.processor.is_pair)
-  finetuning.export_hub_module(setup, flags_obj)
 
 
 def run(flags_obj):

@@ -360,7 +360,6 @@ def export_model(task, checkpoint_path):
   path = export.export_saved_model(
       build, checkpoint_path, os.path.join(flags_obj.export_dir, EXPORT_NAME),
       info, task.setup.vocab_files)
-  finetuning.export_hub_module(task.setup, flags_obj)
   return path
 
 

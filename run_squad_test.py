@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow.compat.v1 as tf
 
 import classifier_test_util
 import finetuning
@@ -200,6 +201,21 @@ def test_predictor_command(v1_run):
       capture_output=True, text=True, env=env, check=True, cwd=HERE)
   answer = json.loads(completed.stdout.strip().splitlines()[-1])
   assert answer["text"] == "丑未" and answer["start"] == 2
+
+
+def test_v1_fine_tunes_from_the_exported_hub_module(v1_run, tmp_path):
+  # run_stages exported the pretrained encoder beside the SavedModel; with no
+  # --vocab_file the module's tokenization_info supplies the vocab.
+  output_dir = str(tmp_path / "hub_out")
+  run_squad_v1.run(flags_for(
+      v1_run, output_dir, do_train=True, do_eval=True, init_checkpoint=None,
+      vocab_file=None, albert_hub_module_handle=os.path.join(
+          v1_run["export_dir"], "hub_module")))
+  results = read_key_values(os.path.join(output_dir, "eval_results.txt"))
+  assert float(results["exact_match"]) >= 90.0, results
+  names = [name for name, _ in tf.train.list_variables(
+      tf.train.latest_checkpoint(output_dir))]
+  assert any(name.startswith("module/bert/encoder/") for name in names)
 
 
 def test_v2_trains_and_writes_null_odds(workspace):
