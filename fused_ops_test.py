@@ -9,7 +9,7 @@ import tensorflow.compat.v1 as tf
 import fused_ops
 import modeling
 
-tf.disable_v2_behavior()
+tf.disable_eager_execution()
 
 # Without any C++ compiler the kernels cannot exist (the model then keeps the
 # composites, tested below); a compiler that fails is a test failure.

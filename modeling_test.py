@@ -10,7 +10,7 @@ import tensorflow.compat.v1 as tf
 import fused_ops
 import modeling
 
-tf.disable_v2_behavior()
+tf.disable_eager_execution()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG_DIR = os.path.join(HERE, "albert_config")
