@@ -375,7 +375,10 @@ class Job(object):
     process = subprocess.Popen(
         list(prefix) + [sys.executable, "-c", _RUN, json.dumps(values),
                         str(seconds_per_step)],
-        cwd=HERE, env=dict(os.environ, **(environ or {})), stdout=log,
+        # One intra-op thread: every reduction then sums in one order, so
+        # losses compare at rtol 1e-5 however loaded the machine is.
+        cwd=HERE, env=dict(os.environ, TF_NUM_INTRAOP_THREADS="1",
+                           **(environ or {})), stdout=log,
         stderr=subprocess.STDOUT)
     process.log_path = log.name
     log.close()
