@@ -16,7 +16,7 @@ masking ("own"), and a recipe with other masking or lengths also on the small
 recipe's (character masking, seq 64: "common"), so recipes can be compared
 on one set.
 
-  python benchmark_pretraining_recipe.py                  # both recipes, 10 min
+  python benchmark_pretraining_recipe.py          # both recipes, up to 10 min each
   python benchmark_pretraining_recipe.py --recipes=small --minutes=3
   python benchmark_pretraining_recipe.py --recipes=small \\
       --override=learning_rate=3e-3,train_batch_size=64   # exploring

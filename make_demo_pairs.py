@@ -8,8 +8,9 @@ itself. Chapters, not sentences, are split between train and dev.
 --task=altered (what run_demo.sh uses): is this sentence as the author wrote
   it? generic_single rows `text_a<TAB>label`:
     label 1: a sentence of the novel, unchanged;
-    label 0: the same kind of sentence with about a sixth of its characters
-             (at least two, never punctuation) replaced by characters drawn
+    label 0: the same kind of sentence with a sixth of its characters
+             (--alter_fraction; the demo replaces a third; at least two,
+             never punctuation) replaced by characters drawn
              from the same chapter's text, so character frequencies give
              nothing away: only knowing which characters fit their context
              does. That is what masked-LM pretraining learns, and a few
@@ -29,7 +30,7 @@ itself. Chapters, not sentences, are split between train and dev.
 Half the examples of either task are of each label. Files have a header.
 
   python make_demo_pairs.py --corpus_file=demo_output/pretrain_data/heldout.txt \\
-      --pairs_dir=demo_output/task --num_dev_chapters=2
+      --pairs_dir=demo_output/task --num_dev_chapters=2 --alter_fraction=0.3333
   python run_classifier.py --task_name=generic_single \\
       --data_dir=demo_output/task ...
 """
