@@ -492,9 +492,12 @@ def recover_latest_checkpoint(model_dir, repair=True):
       tf.logging.warning("No readable checkpoint left in %s: training starts "
                          "from the beginning.", model_dir)
     else:
+      # Full paths: TF rewrites a relative model_dir's entries relative to
+      # it, which would turn a bare file name into ../../model.ckpt-N.
       tf.train.update_checkpoint_state(
-          model_dir, os.path.basename(path),
-          all_model_checkpoint_paths=[os.path.basename(p) for p in good])
+          model_dir, os.path.join(model_dir, os.path.basename(path)),
+          all_model_checkpoint_paths=[
+              os.path.join(model_dir, os.path.basename(p)) for p in good])
   return path
 
 

@@ -271,3 +271,19 @@ def test_vocab_larger_than_config_is_an_error(toy_space):
   config = classifier_test_util.write_config(toy_space["root"], vocab_size=10)
   with pytest.raises(ValueError, match="vocab_size"):
     run_classifier.run(_classifier_flags(toy_space, bert_config_file=config))
+
+
+def test_recovery_in_a_relative_model_dir_names_real_files(tmp_path,
+                                                          monkeypatch):
+  # A relative output_dir (as run_demo.sh passes) once made the rewritten
+  # state file name ../../../model.ckpt-N.
+  monkeypatch.chdir(tmp_path)
+  model_dir = os.path.join("a", "b", "model")
+  estimator_utils.train(_estimator(model_dir), _input_fn, 10)
+  _truncate(os.path.join(model_dir, "model.ckpt-10.index"))
+  assert estimator_utils.recover_latest_checkpoint(model_dir) == os.path.join(
+      model_dir, "model.ckpt-5")
+  latest = tf.train.latest_checkpoint(model_dir)
+  assert os.path.exists(latest + ".index")
+  estimator_utils.train(_estimator(model_dir), _input_fn, 12)
+  assert estimator_utils.latest_step(model_dir) == 12

@@ -93,7 +93,10 @@ def flag_values(data_dir, output_dir, **overrides):
       output_dir=str(output_dir), max_seq_length=SEQ_LENGTH,
       max_predictions_per_seq=NUM_PREDICTIONS, train_batch_size=8,
       eval_batch_size=8, learning_rate=1e-2, num_train_steps=10,
-      num_warmup_steps=2, save_checkpoints_steps=5, num_gpus=0)
+      num_warmup_steps=2, save_checkpoints_steps=5, num_gpus=0,
+      # run_pretraining's own default: a fine-tuning script imported first
+      # in the same process defines --optimizer with adamw.
+      optimizer="lamb")
   values.update(overrides)
   return values
 
