@@ -446,9 +446,8 @@ def _candidate_checkpoints(model_dir):
   if state:
     for path in list(state.all_model_checkpoint_paths) + [
         state.model_checkpoint_path]:
-      if path:
-        prefixes.add(path if os.path.isabs(path) or "://" in path
-                     else os.path.join(model_dir, path))
+      if path:  # get_checkpoint_state already joined relative entries
+        prefixes.add(path)
   for index in tf.io.gfile.glob(os.path.join(model_dir, "*.ckpt-*.index")):
     prefixes.add(index[:-len(".index")])
   return sorted(prefixes, key=checkpoint_step, reverse=True)

@@ -280,6 +280,13 @@ def test_recovery_in_a_relative_model_dir_names_real_files(tmp_path,
   monkeypatch.chdir(tmp_path)
   model_dir = os.path.join("a", "b", "model")
   estimator_utils.train(_estimator(model_dir), _input_fn, 10)
+  with open(os.path.join(model_dir, "checkpoint")) as f:
+    state = f.read()
+  # Nothing wrong: the newest checkpoint, and the state file left alone.
+  assert estimator_utils.recover_latest_checkpoint(model_dir) == os.path.join(
+      model_dir, "model.ckpt-10")
+  with open(os.path.join(model_dir, "checkpoint")) as f:
+    assert f.read() == state
   _truncate(os.path.join(model_dir, "model.ckpt-10.index"))
   assert estimator_utils.recover_latest_checkpoint(model_dir) == os.path.join(
       model_dir, "model.ckpt-5")
