@@ -35,7 +35,6 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 import export
-import finetune_model
 import modeling
 import squad_predictor
 import squad_task
@@ -86,16 +85,8 @@ def export_random_model(albert_config, vocab_file, work_dir):
   checkpoint_dir = os.path.join(work_dir, "checkpoint")
   tf.io.gfile.makedirs(checkpoint_dir)
 
-  def build():
-    input_ids, input_mask, segment_ids = export.input_placeholders()
-    context_mask = tf.placeholder(tf.int32, [None, None], "context_mask")
-    features = dict(input_ids=input_ids, input_mask=input_mask,
-                    segment_ids=segment_ids, context_mask=context_mask)
-    sequence_output = finetune_model.encode(
-        albert_config, False, input_ids, input_mask,
-        segment_ids).sequence_output
-    return features, squad_task.head_outputs(sequence_output, features,
-                                             False, version_2=False)
+  build = squad_task.serving_graph_fn(albert_config, version_2=False,
+                                      start_n_top=5, end_n_top=5)
 
   with tf.Graph().as_default():
     build()

@@ -20,6 +20,7 @@ temporary directory and renamed so it is always complete; a killed run
 resumes from the newest readable checkpoint and evaluates whatever it had not.
 """
 
+import abc
 import argparse
 import json
 import os
@@ -431,7 +432,7 @@ def predict(estimator, predict_input_fn, checkpoint_path, num_real_records):
 # A task script's stages.
 
 
-class Task(object):
+class Task(abc.ABC):
   """What a task script defines for `run_stages`; subclasses fill it in.
 
   Attributes set here: flags, setup. A subclass sets `spec` (the
@@ -447,34 +448,34 @@ class Task(object):
     self.flags = flags_obj
     self.setup = setup
 
+  @abc.abstractmethod
   def split_files(self, split):
     """The input files of "train", "dev" or "test" (need not exist yet)."""
-    raise NotImplementedError
 
+  @abc.abstractmethod
   def features_file(self, split, pad_to_multiple=1):
     """The split's finetune_data.FeaturesFile (cached)."""
-    raise NotImplementedError
 
+  @abc.abstractmethod
   def head_fn(self):
     """head_fn(features, is_training, encoder) -> HeadOutputs."""
-    raise NotImplementedError
 
   def input_fn(self, features_file, is_training):
     """The input_fn of a features file of records of `self.spec`."""
     return input_fn(self.flags, features_file, self.spec, is_training)
 
+  @abc.abstractmethod
   def evaluate(self, estimator, dev_file, checkpoint_path):
     """Evaluates a checkpoint on dev; writes and returns the results."""
-    raise NotImplementedError
 
+  @abc.abstractmethod
   def predict(self, estimator, checkpoint_path):
     """Predicts the test split and writes the task's prediction files."""
-    raise NotImplementedError
 
+  @abc.abstractmethod
   def export(self):
     """Writes the task's SavedModel under --export_dir (run_stages adds the
     pretrained encoder as a TF-Hub module)."""
-    raise NotImplementedError
 
   def check_inputs(self):
     """The files of every stage the flags ask for exist, before any work."""

@@ -35,6 +35,7 @@ this example (batches are padded per batch, not to max_seq_length); label_ids,
 subset_id, example_index scalars; choice_mask [max_choices].
 """
 
+import abc
 import dataclasses
 import json
 import os
@@ -184,7 +185,7 @@ def _string_list(value, what, min_count=0, max_count=None):
 # ----------------------------------------------------------------------------
 
 
-class ChoiceReader(object):
+class ChoiceReader(abc.ABC):
   """Base class: reads a task's split into ChoiceExamples.
 
   Subclasses say which files hold a split (`split_files`) and how a file
@@ -199,13 +200,13 @@ class ChoiceReader(object):
     # Records rejected by the last get_examples call.
     self.bad_records = []
 
+  @abc.abstractmethod
   def split_files(self, data_dir, split):
     """Returns the files that make up `split` ("train", "dev" or "test")."""
-    raise NotImplementedError
 
+  @abc.abstractmethod
   def _read_file(self, path, split):
     """Yields (where, ChoiceExample or _Bad) for the records of one file."""
-    raise NotImplementedError
 
   def get_examples(self, data_dir, split):
     """Reads every file of `split`; raises BadRecordsError on malformed ones."""

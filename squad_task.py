@@ -429,19 +429,9 @@ class SquadTask(finetuning.Task):
     null_threshold = self.null_threshold(checkpoint_path)
     flags_obj, setup = self.flags, self.setup
 
-    def build():
-      input_ids, input_mask, segment_ids = export.input_placeholders()
-      context_mask = tf.placeholder(tf.int32, [None, None], "context_mask")
-      features = dict(input_ids=input_ids, input_mask=input_mask,
-                      segment_ids=segment_ids, context_mask=context_mask)
-      sequence_output = finetune_model.encode(
-          setup.albert_config, False, input_ids, input_mask, segment_ids,
-          hub_module_handle=flags_obj.albert_hub_module_handle).sequence_output
-      outputs = head_outputs(
-          sequence_output, features, False, self.version_2,
-          finetune_model.initializer_range(setup.albert_config),
-          start_n_top=flags_obj.start_n_top, end_n_top=flags_obj.end_n_top)
-      return features, outputs
+    build = serving_graph_fn(
+        setup.albert_config, self.version_2, flags_obj.start_n_top,
+        flags_obj.end_n_top, flags_obj.albert_hub_module_handle)
 
     info = dict(version_2=self.version_2,
                 do_lower_case=bool(setup.do_lower_case),
@@ -455,6 +445,28 @@ class SquadTask(finetuning.Task):
         build, checkpoint_path,
         os.path.join(flags_obj.export_dir, SAVED_MODEL_NAME), info,
         setup.vocab_files, info_file=SQUAD_INFO_FILE)
+
+
+def serving_graph_fn(albert_config, version_2, start_n_top, end_n_top,
+                     hub_module_handle=None):
+  """build() for export.export_saved_model: the inference graph on
+  placeholders (input_ids, input_mask, segment_ids, context_mask)."""
+
+  def build():
+    input_ids, input_mask, segment_ids = export.input_placeholders()
+    context_mask = tf.placeholder(tf.int32, [None, None], "context_mask")
+    features = dict(input_ids=input_ids, input_mask=input_mask,
+                    segment_ids=segment_ids, context_mask=context_mask)
+    sequence_output = finetune_model.encode(
+        albert_config, False, input_ids, input_mask, segment_ids,
+        hub_module_handle=hub_module_handle).sequence_output
+    outputs = head_outputs(
+        sequence_output, features, False, version_2,
+        finetune_model.initializer_range(albert_config),
+        start_n_top=start_n_top, end_n_top=end_n_top)
+    return features, outputs
+
+  return build
 
 
 # ----------------------------------------------------------------------------
