@@ -56,10 +56,10 @@ flags.DEFINE_integer("doc_stride", 128, "Our step between windows.")
 flags.DEFINE_integer("max_query_length", 64, "Longest question, tokens.")
 flags.DEFINE_integer("question_length", 12, "Characters per question.")
 flags.DEFINE_integer("num_examples", 24, "Questions per timed pass.")
-flags.DEFINE_integer("batch_size", 8, "Windows per model call.")
+# squad_predictor declares --batch_size (windows per model call) and
+# --num_threads.
+FLAGS.set_default("batch_size", 8)
 flags.DEFINE_integer("passes", 2, "Timed passes per system.")
-flags.DEFINE_integer("num_threads", 0,
-                     "Threads for both frameworks (0: their defaults).")
 flags.DEFINE_integer("seed", 12345, "Seed of the synthetic data.")
 
 N_BEST = 20
