@@ -1,6 +1,7 @@
 # coding=utf-8
 """Tests for multi-machine training (distribution.py, estimator_utils and
-run_pretraining under --distribution_strategy=multi_worker).
+run_pretraining and the fine-tuning scripts under
+--distribution_strategy=multi_worker).
 
 The cluster test runs two worker processes on CPU that talk gRPC. TensorFlow's
 gRPC server listens on every interface whatever address TF_CONFIG names, so
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+import classifier_test_util
 import distribution
 import estimator_utils
 import finetune_data
@@ -157,6 +159,28 @@ def test_bad_cluster_setup_fails_before_anything_is_built(
   assert not distribution._MULTI_WORKER_STRATEGIES  # no server was started
 
 
+def test_fine_tuning_checks_the_training_batch_against_the_cluster(
+    data_dir, tmp_path, monkeypatch):
+  monkeypatch.setenv("TF_CONFIG", tf_config(["127.0.0.1:1", "127.0.0.1:2"],
+                                            1))
+  vocab_file = classifier_test_util.write_vocab(str(tmp_path))
+  values = dict(
+      flag_values(data_dir, tmp_path / "out",
+                  distribution_strategy="multi_worker"),
+      do_predict=False, export_dir=None, vocab_file=vocab_file,
+      spm_model_file=None, albert_hub_module_handle=None,
+      dynamic_length=True, predict_batch_size=8, train_step=0,
+      num_train_epochs=1.0, warmup_proportion=0.1)
+  # The chief evaluates alone: an odd eval batch is fine, an odd global
+  # training batch is not.
+  finetuning.validate_flags(types.SimpleNamespace(**dict(
+      values, train_batch_size=8, eval_batch_size=7)))
+  with pytest.raises(ValueError, match=r"--train_batch_size=7 must be "
+                                       r"divisible by the 2 machines"):
+    finetuning.validate_flags(types.SimpleNamespace(**dict(
+        values, train_batch_size=7)))
+
+
 def test_flags_choose_the_strategy(monkeypatch):
   monkeypatch.setenv("TF_CONFIG", tf_config(["h0:1", "h1:1", "h2:1"], 1))
   base = dict(use_tpu=False, num_gpus=0, distribution_strategy=None)
@@ -261,18 +285,6 @@ def test_fine_tuning_features_are_sharded_by_record(tmp_path):
   assert len(shares[0]) == len(shares[1]) == 5
 
 
-def test_fine_tuning_scripts_refuse_multi_worker(data_dir, tmp_path,
-                                                 monkeypatch):
-  # They would each write features caches, dev evaluations and predictions
-  # into the shared output_dir; run_pretraining opts in.
-  monkeypatch.setenv("TF_CONFIG", tf_config(["127.0.0.1:1"], 0))
-  values = flag_values(data_dir, tmp_path, distribution_strategy="multi_worker")
-  with pytest.raises(ValueError, match="multi_worker is supported by "
-                                       "run_pretraining.py"):
-    finetuning.validate_flags(types.SimpleNamespace(**values))
-  run_pretraining.validate_flags(types.SimpleNamespace(**values))
-
-
 # ----------------------------------------------------------------------------
 # Two workers against one process.
 
@@ -319,6 +331,26 @@ def fixed_order_dataset(real_dataset, input_files, max_seq_length,
   return tf.data.Dataset.zip(streams).map(
       lambda *parts: {name: tf.concat([part[name] for part in parts], 0)
                       for name in parts[0]})
+
+
+# Runs run_classifier.py as its command line does, each step stretched. It
+# must not import this module: run_pretraining, imported first, would set
+# the shared flags' defaults (optimizer=lamb) for run_classifier.
+_RUN_CLASSIFIER = """
+import runpy, sys, time
+import tensorflow.compat.v1 as tf
+import estimator_utils
+seconds_per_step, sys.argv = float(sys.argv[1]), sys.argv[1:]
+
+class SlowStepHook(tf.train.SessionRunHook):
+  def after_run(self, run_context, run_values):
+    time.sleep(seconds_per_step)
+
+real_train = estimator_utils.train
+estimator_utils.train = lambda estimator, input_fn, max_steps, hooks=(): (
+    real_train(estimator, input_fn, max_steps, list(hooks) + [SlowStepHook()]))
+runpy.run_module("run_classifier", run_name="__main__")
+"""
 
 
 class SlowStepHook(tf.train.SessionRunHook):
@@ -370,11 +402,18 @@ class Job(object):
     self.log_dir = log_dir
     self.processes = []
 
-  def start(self, name, values, environ=None, prefix=(), seconds_per_step=0.0):
+  def start(self, name, values, environ=None, prefix=(), seconds_per_step=0.0,
+            script=_RUN):
+    """Runs `script` (run_pretraining with `values`, or run_classifier with
+    `values` as its command line) in a subprocess logging to name.log."""
+    if script == _RUN:
+      args = [json.dumps(values), str(seconds_per_step)]
+    else:
+      args = [str(seconds_per_step)] + ["--%s=%s" % item
+                                        for item in sorted(values.items())]
     log = open(os.path.join(self.log_dir, name + ".log"), "w")
     process = subprocess.Popen(
-        list(prefix) + [sys.executable, "-c", _RUN, json.dumps(values),
-                        str(seconds_per_step)],
+        list(prefix) + [sys.executable, "-c", script] + args,
         # One intra-op thread: every reduction then sums in one order, so
         # losses compare at rtol 1e-5 however loaded the machine is.
         cwd=HERE, env=dict(os.environ, TF_NUM_INTRAOP_THREADS="1",
@@ -385,12 +424,13 @@ class Job(object):
     self.processes.append(process)
     return process
 
-  def start_cluster(self, name, network, values, seconds_per_step=0.0):
+  def start_cluster(self, name, network, values, seconds_per_step=0.0,
+                    script=_RUN):
     addresses = network.addresses(2)
     values = dict(values, distribution_strategy="multi_worker")
     return [self.start("%s_worker%d" % (name, index), values,
                        {"TF_CONFIG": tf_config(addresses, index)},
-                       network.command([]), seconds_per_step)
+                       network.command([]), seconds_per_step, script)
             for index in range(2)]
 
   def stop(self):
@@ -557,3 +597,101 @@ def _run_cluster_test(data_dir, tmp_path, network, job):
   for log in (read_log(first[1]), logs[1]):
     assert "Saving checkpoints" not in log
     assert "CheckpointSaverHook" not in log
+
+
+# ----------------------------------------------------------------------------
+# Fine-tuning on two workers.
+
+FINE_TUNING_STEPS = 36  # 3 epochs of 192 examples, batch 16
+ROUND = 12  # save_checkpoints_steps: a dev evaluation every 12 steps
+
+
+def steps_run(log):
+  """Training steps a log shows (one throughput line per step after each
+  session's first, with --log_step_count_steps=1)."""
+  return log.count("global_step/sec: ")
+
+
+def test_two_workers_fine_tune_in_rounds_and_survive_a_killed_worker(
+    tmp_path):
+  root = str(tmp_path)
+  values = dict(
+      task_name="generic_pair",
+      data_dir=os.path.join(root, "data"),
+      vocab_file=classifier_test_util.write_vocab(root),
+      bert_config_file=classifier_test_util.write_config(root),
+      output_dir=os.path.join(root, "out"), max_seq_length=32,
+      train_batch_size=16, eval_batch_size=16, predict_batch_size=16,
+      learning_rate=2e-3, num_train_epochs=3, save_checkpoints_steps=ROUND,
+      log_step_count_steps=1, num_gpus=0, do_train=True, do_eval=True,
+      do_predict=True)
+  classifier_test_util.write_toy_task(values["data_dir"],
+                                      np.random.RandomState(0))
+  pretrained = os.path.join(root, "pretrained")
+  os.makedirs(pretrained)
+  values["init_checkpoint"] = classifier_test_util.write_pretrained_checkpoint(
+      pretrained, values["bert_config_file"])
+  network = PrivateNetwork()
+  job = Job(root)
+  try:
+    # 1. Worker 1 is killed in the second round, after the chief evaluated
+    # the first round's checkpoint.
+    first = job.start_cluster("first", network, values, seconds_per_step=0.3,
+                              script=_RUN_CLASSIFIER)
+    history = os.path.join(values["output_dir"], finetuning.EVAL_HISTORY_FILE)
+    deadline = time.time() + 240
+    while not (os.path.exists(history) and
+               steps_run(read_log(first[0])) > ROUND + 2):
+      assert first[0].poll() is None and first[1].poll() is None, \
+          read_log(first[0])[-3000:] + read_log(first[1])[-3000:]
+      assert time.time() < deadline, "no second round after 240 s"
+      time.sleep(0.05)
+    first[1].send_signal(signal.SIGKILL)
+    first[1].wait()
+    chief_log = finish(first[0], timeout=120)
+    assert "LostPeerError" in chief_log
+    with open(history) as f:
+      assert json.load(f) == ["model.ckpt-%d" % ROUND]
+
+    # 2. Restarted, both resume from the checkpoint the chief evaluated,
+    # train the remaining rounds in step and end at the last step.
+    second = job.start_cluster("second", network, values,
+                               script=_RUN_CLASSIFIER)
+    logs = [finish(process, timeout=300) for process in second]
+  finally:
+    job.stop()
+    network.close()
+  for process, log in zip(second, logs):
+    assert process.returncode == 0, log[-3000:]
+    assert re.search(r"Restoring parameters from .*model\.ckpt-%d\b" % ROUND,
+                     log), log[-3000:]
+    assert "Saving checkpoints for %d" % FINE_TUNING_STEPS in logs[0]
+  # Each worker read half of the (one) training file.
+  for index, log in enumerate(logs):
+    assert "Input pipeline %d of 2 reads every 2-th record" % index in log
+
+  # The chief evaluated every round once, kept the best, predicted.
+  output_dir = values["output_dir"]
+  with open(history) as f:
+    assert json.load(f) == ["model.ckpt-%d" % step for step in
+                            range(ROUND, FINE_TUNING_STEPS + 1, ROUND)]
+  best = os.path.join(output_dir, finetuning.BEST_DIR)
+  assert tf.train.latest_checkpoint(best)
+  with open(os.path.join(output_dir, "eval_results.txt")) as f:
+    results = dict(line.rstrip("\n").split(" = ", 1) for line in f)
+  assert float(results["eval_accuracy"]) > 0.9
+  with open(os.path.join(output_dir, "test_results.tsv")) as f:
+    assert len(f.read().splitlines()) == 24
+
+  # Worker 1 wrote only its feature cache, under worker_1/; no checkpoint,
+  # events or evaluation of its own.
+  assert "Not the chief: the chief evaluates, predicts and exports." in logs[1]
+  for log in (read_log(first[1]), logs[1]):
+    assert "Saving checkpoints" not in log
+    assert "Eval results" not in log
+  worker_files = os.listdir(os.path.join(output_dir, "worker_1"))
+  assert worker_files and all(name.startswith("train.") for name in
+                              worker_files), worker_files
+  names = os.listdir(output_dir)
+  assert not [n for n in names if n.startswith("tmp") or "write_test" in n]
+  assert len([n for n in names if n.startswith("events.out")]) == 2

@@ -166,11 +166,8 @@ def strategy_name(flags_obj, devices=None):
   return ONE_DEVICE
 
 
-def validate(flags_obj, num_visible_gpus, devices=None, environ=None,
-             allow_multi_worker=True):
+def validate(flags_obj, num_visible_gpus, devices=None, environ=None):
   """Checks the distribution flags (and TF_CONFIG) before anything is built.
-
-  allow_multi_worker=False: the calling script does not support multi_worker.
 
   Returns:
     The ClusterRole for multi_worker, else None.
@@ -206,13 +203,6 @@ def validate(flags_obj, num_visible_gpus, devices=None, environ=None,
   if name != MULTI_WORKER:
     _check_no_cluster(environ.get(TF_CONFIG, ""), name)
     return None
-  if not allow_multi_worker:
-    raise ValueError(
-        "--distribution_strategy=multi_worker is supported by "
-        "run_pretraining.py. The fine-tuning scripts cache features, evaluate "
-        "between training rounds and write predictions in --output_dir, which "
-        "every worker would do at once; fine-tune on one machine "
-        "(--distribution_strategy=mirrored --num_gpus=N).")
   role = cluster_role(environ)
   tf.logging.info("TF_CONFIG: task %s:%d of %d training task(s) %s; %s",
                   role.task_type, role.task_index, role.num_workers,

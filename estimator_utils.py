@@ -17,13 +17,10 @@ Stable API:
       distribution_strategy (one_device|mirrored|multi_worker, see
       distribution.py), all_reduce_alg. Call once, at import time of the
       script.
-  validate_common_flags(flags_obj, allow_multi_worker=False) -> None
+  validate_common_flags(flags_obj) -> None
       Raises ValueError naming the flag for inconsistent values (e.g. use_amp on
       TPU, num_gpus above the visible GPUs, a missing init_checkpoint, a bad
-      TF_CONFIG with --distribution_strategy=multi_worker, or multi_worker in
-      a script that has not opted in: run_pretraining has; the fine-tuning
-      scripts would each cache features, evaluate and predict into the shared
-      output_dir).
+      TF_CONFIG with --distribution_strategy=multi_worker).
   load_albert_config(path, flag_name="bert_config_file") -> modeling.AlbertConfig
       Reads the JSON config with an error naming the flag and the file.
   make_estimator(model_fn, flags_obj, train_batch_size, eval_batch_size=None,
@@ -42,10 +39,16 @@ Stable API:
       the machines when on CPU); on TPU the TPUEstimator splits it itself, so 1.
   check_batch_sizes(flags_obj, names, devices=None) -> None
       Each named global batch-size flag must divide evenly over the replicas.
+  check_split_batch_sizes(flags_obj, devices=None) -> None
+      check_batch_sizes for the batches the strategy splits: training, and
+      evaluation except under multi_worker (where the chief evaluates alone).
+  multi_worker_role(flags_obj) -> distribution.ClusterRole or None
+      This task's place in the TF_CONFIG cluster under multi_worker.
   is_chief(flags_obj) -> bool
       False only on a multi_worker task other than the chief: such a task
-      trains but writes nothing to output_dir (no checkpoints, summaries,
-      eval results); the scripts skip evaluation and repairs there.
+      trains but writes nothing to output_dir's own files (no checkpoints,
+      summaries, eval results); the scripts skip evaluation and repairs
+      there.
   input_fn_from_dataset_fn(dataset_fn) -> input_fn(params, input_context=None)
       Wraps dataset_fn(batch_size, input_context) so that each replica of a
       MirroredStrategy reads params["batch_size"] / replicas rows.
@@ -105,12 +108,8 @@ def define_common_flags(**defaults):
   shared_flags.define(*COMMON_FLAGS, **defaults)
 
 
-def validate_common_flags(flags_obj, allow_multi_worker=False):
-  """Raises ValueError (naming the flag) for inconsistent common flags.
-
-  allow_multi_worker: the script handles --distribution_strategy=multi_worker
-  (only the chief evaluates and writes output_dir; see is_chief).
-  """
+def validate_common_flags(flags_obj):
+  """Raises ValueError (naming the flag) for inconsistent common flags."""
   if not flags_obj.output_dir:
     raise ValueError("--output_dir is required.")
   if not flags_obj.bert_config_file:
@@ -138,8 +137,7 @@ def validate_common_flags(flags_obj, allow_multi_worker=False):
     if flags_obj.num_gpus > visible:
       raise ValueError("--num_gpus=%d but only %d GPU(s) are visible."
                        % (flags_obj.num_gpus, visible))
-  distribution.validate(flags_obj, len(_visible_gpus()),
-                        allow_multi_worker=allow_multi_worker)
+  distribution.validate(flags_obj, len(_visible_gpus()))
   if flags_obj.init_checkpoint and not _checkpoint_exists(
       flags_obj.init_checkpoint):
     raise ValueError(
@@ -186,8 +184,8 @@ def _strategy_devices(flags_obj, devices=None):
   return ["/gpu:%d" % i for i in range(flags_obj.num_gpus)]
 
 
-def _multi_worker_role(flags_obj):
-  """The TF_CONFIG ClusterRole under multi_worker, else None."""
+def multi_worker_role(flags_obj):
+  """This task's TF_CONFIG ClusterRole under multi_worker, else None."""
   if distribution.strategy_name(flags_obj) != distribution.MULTI_WORKER:
     return None
   return distribution.cluster_role()
@@ -195,7 +193,7 @@ def _multi_worker_role(flags_obj):
 
 def is_chief(flags_obj):
   """Whether this process writes output_dir (all but non-chief workers)."""
-  role = _multi_worker_role(flags_obj)
+  role = multi_worker_role(flags_obj)
   return role is None or role.is_chief
 
 
@@ -210,7 +208,7 @@ def runs_on_cpu(flags_obj, devices=None):
 
 
 def num_replicas(flags_obj, devices=None):
-  role = _multi_worker_role(flags_obj)
+  role = multi_worker_role(flags_obj)
   if role is not None:
     return role.num_workers * distribution.local_replicas(
         flags_obj, len(_visible_gpus()))
@@ -222,7 +220,7 @@ def check_batch_sizes(flags_obj, names, devices=None):
   """Raises ValueError unless each global batch flag splits evenly over the
   replicas (every replica must get the same number of examples)."""
   replicas = num_replicas(flags_obj, devices)
-  role = _multi_worker_role(flags_obj)
+  role = multi_worker_role(flags_obj)
   where = ("%d machines x %d" % (role.num_workers, replicas // role.num_workers)
            if role else "%d" % replicas)
   for name in names:
@@ -232,6 +230,16 @@ def check_batch_sizes(flags_obj, names, devices=None):
           "--%s=%d must be divisible by the %s replicas (it is the global "
           "batch, split evenly between them): pass a multiple of %d."
           % (name, value, where, replicas))
+
+
+def check_split_batch_sizes(flags_obj, devices=None):
+  """check_batch_sizes for the global batches the strategy splits between
+  replicas: training and evaluation, or under multi_worker only training
+  (the chief evaluates alone, without a strategy)."""
+  names = ("train_batch_size", "eval_batch_size")
+  if distribution.strategy_name(flags_obj, devices) == distribution.MULTI_WORKER:
+    names = ("train_batch_size",)
+  check_batch_sizes(flags_obj, names, devices)
 
 
 def _session_config(flags_obj, strategy_devices):
@@ -275,7 +283,7 @@ def make_run_config(flags_obj, devices=None):
   if strategy_devices:
     strategy = eval_strategy = distribution.mirrored_strategy(
         strategy_devices, all_reduce_alg)
-  role = _multi_worker_role(flags_obj)
+  role = multi_worker_role(flags_obj)
   save_summary_steps = 100  # RunConfig's default
   if role is not None:
     # Estimator.evaluate/predict refuse a TF_CONFIG cluster, so evaluation
@@ -512,9 +520,10 @@ def copy_checkpoint(checkpoint_path, directory):
   return os.path.join(directory, name)
 
 
-def latest_step(model_dir):
-  """The global step of model_dir's newest readable checkpoint, else 0."""
-  checkpoint = recover_latest_checkpoint(model_dir)
+def latest_step(model_dir, repair=True):
+  """The global step of model_dir's newest readable checkpoint, else 0
+  (repair: as in recover_latest_checkpoint)."""
+  checkpoint = recover_latest_checkpoint(model_dir, repair)
   if not checkpoint:
     return 0
   return checkpoint_global_step(checkpoint)

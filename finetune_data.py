@@ -26,6 +26,7 @@ from typing import Optional, Tuple
 
 import tensorflow.compat.v1 as tf
 
+import distribution
 import estimator_utils
 import gfile_utils
 
@@ -350,22 +351,39 @@ def batch_dataset(dataset, spec, batch_size, is_training, drop_remainder,
       drop_remainder=drop_remainder)
 
 
+def records_per_step(batch_size, input_context=None):
+  """Records one input pipeline yields per training step: its replicas'
+  batches (batch_size is per replica)."""
+  if input_context is None:
+    return batch_size
+  return (batch_size * input_context.num_replicas_in_sync //
+          input_context.num_input_pipelines)
+
+
 def features_dataset(input_file, spec, batch_size, max_seq_length, is_training,
                      drop_remainder, dynamic_length=True,
                      bucket_boundaries=None, shuffle_buffer=10000,
-                     input_context=None):
+                     input_context=None, start_step=0):
   """A batched dataset over a features file.
 
   Args:
     input_context: a tf.distribute.InputContext when several input pipelines
       feed a MirroredStrategy; each then reads its own shard of the records.
+    start_step: training resumes at this global step. The shuffled stream
+      (the same for every call: the Estimator seeds it) skips the records
+      the steps before it consumed, so training in rounds, or resumed after a
+      kill, reads on through the data instead of starting it again.
   """
-  dataset = tf.data.TFRecordDataset(input_file)
-  if input_context is not None and input_context.num_input_pipelines > 1:
-    dataset = dataset.shard(input_context.num_input_pipelines,
-                            input_context.input_pipeline_id)
+  files, record_shard = distribution.shard_files_or_records([input_file],
+                                                           input_context)
+  dataset = tf.data.TFRecordDataset(files)
+  if record_shard:
+    dataset = dataset.shard(*record_shard)
   if is_training:
     dataset = dataset.repeat().shuffle(buffer_size=shuffle_buffer)
+    if start_step:
+      dataset = dataset.skip(start_step *
+                             records_per_step(batch_size, input_context))
   dataset = dataset.map(decode_fn(spec),
                         num_parallel_calls=tf.data.experimental.AUTOTUNE)
   dataset = batch_dataset(dataset, spec, batch_size, is_training,
@@ -376,13 +394,16 @@ def features_dataset(input_file, spec, batch_size, max_seq_length, is_training,
 
 def input_fn_builder(input_file, spec, max_seq_length, is_training,
                      drop_remainder, dynamic_length=True,
-                     bucket_boundaries=None, shuffle_buffer=10000):
+                     bucket_boundaries=None, shuffle_buffer=10000,
+                     start_step=0):
   """An Estimator input_fn over a features file (batch size from params,
-  split between MirroredStrategy replicas)."""
+  split between MirroredStrategy replicas; start_step: see
+  features_dataset)."""
 
   def dataset_fn(batch_size, input_context):
     return features_dataset(input_file, spec, batch_size, max_seq_length,
                             is_training, drop_remainder, dynamic_length,
-                            bucket_boundaries, shuffle_buffer, input_context)
+                            bucket_boundaries, shuffle_buffer, input_context,
+                            start_step)
 
   return estimator_utils.input_fn_from_dataset_fn(dataset_fn)

@@ -147,9 +147,11 @@ def _write_records(tmp_path, spec, records):
   return path
 
 
-def _batches(input_fn, batch_size, count):
+def _batches(input_fn, batch_size, count, input_context=None):
   with tf.Graph().as_default():
-    dataset = input_fn({"batch_size": batch_size})
+    tf.set_random_seed(12345)  # as the Estimator's tf_random_seed does
+    dataset = input_fn({"batch_size": batch_size},
+                       input_context=input_context)
     next_batch = tf.data.make_one_shot_iterator(dataset).get_next()
     with tf.Session() as sess:
       results = []
@@ -193,6 +195,31 @@ def test_training_batches_come_from_one_length_bucket(tmp_path):
     # All short or all long: never a short example padded to 63.
     assert real_lengths.max() < 16 or real_lengths.min() >= 32
     assert batch["input_ids"].shape[1] == real_lengths.max()
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_training_resumed_at_a_step_reads_on_through_the_data(tmp_path,
+                                                              replicas):
+  # 40 records, 4 per replica batch: a round that starts at step 3 must get
+  # the batches an uninterrupted run gets from step 3 on, not the first ones
+  # again (two replicas of one pipeline take two batches a step).
+  spec, path = _length_file(tmp_path, [4 + i % 5 for i in range(40)])
+  context = None
+  if replicas > 1:
+    context = tf.distribute.InputContext(num_input_pipelines=1,
+                                         input_pipeline_id=0,
+                                         num_replicas_in_sync=replicas)
+
+  def stream(start_step, count):
+    input_fn = finetune_data.input_fn_builder(
+        path, spec, 16, is_training=True, drop_remainder=True,
+        dynamic_length=False, shuffle_buffer=40, start_step=start_step)
+    return [b["example_index"].tolist()
+            for b in _batches(input_fn, 4, count, context)]
+
+  uninterrupted = stream(0, 3 * replicas + 4)
+  assert stream(3, 4) == uninterrupted[3 * replicas:]
+  assert stream(0, 4) != stream(3, 4)
 
 
 def test_fixed_length_batches_are_static(tmp_path):

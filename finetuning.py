@@ -18,12 +18,20 @@ The training loop evaluates dev at every saved checkpoint and keeps the best
 one (by any metric, in either direction) in output_dir/best/, assembled in a
 temporary directory and renamed so it is always complete; a killed run
 resumes from the newest readable checkpoint and evaluates whatever it had not.
+
+Under --distribution_strategy=multi_worker every task converts its training
+data and trains; the chief alone evaluates, predicts, exports and writes
+output_dir's files. The other tasks keep their feature caches in
+output_dir/worker_<i>/ and start each training round once the chief has
+evaluated the previous round's checkpoint (eval_history.json), so all tasks
+resume from the same checkpoint.
 """
 
 import abc
 import argparse
 import json
 import os
+import time
 
 from absl import flags
 import tensorflow.compat.v1 as tf
@@ -80,6 +88,7 @@ def flags_namespace(**values):
 def validate_flags(flags_obj):
   """Checks the shared flags before any work; errors name the flag and fix."""
   estimator_utils.validate_common_flags(flags_obj)
+  estimator_utils.check_split_batch_sizes(flags_obj)
   if not (flags_obj.do_train or flags_obj.do_eval or flags_obj.do_predict or
           flags_obj.export_dir):
     raise ValueError("Nothing to do: pass at least one of --do_train, "
@@ -193,6 +202,16 @@ class Setup(object):
         settings, list(data_files) + [p for p in self.vocab_files if p])
 
 
+def cache_dir(flags_obj):
+  """Where a task caches its features: output_dir, or on a multi_worker task
+  other than the chief its own output_dir/worker_<i>/ (every task converts
+  its training data; only the chief writes output_dir's own files)."""
+  role = estimator_utils.multi_worker_role(flags_obj)
+  if role is None or role.is_chief:
+    return flags_obj.output_dir
+  return os.path.join(flags_obj.output_dir, "worker_%d" % role.worker_index)
+
+
 def check_input_files(paths, purpose, flag_name="data_dir"):
   """Every path must exist: raises ValueError naming the flag and the file."""
   missing = [path for path in paths if not tf.io.gfile.exists(path)]
@@ -249,12 +268,13 @@ def make_estimator(flags_obj, head_fn, setup, num_train_steps=0,
       predict_batch_size=flags_obj.predict_batch_size)
 
 
-def input_fn(flags_obj, features_file, spec, is_training):
-  """The input_fn of a FeaturesFile under the flags' batching settings."""
+def input_fn(flags_obj, features_file, spec, is_training, start_step=0):
+  """The input_fn of a FeaturesFile under the flags' batching settings
+  (start_step: see finetune_data.features_dataset)."""
   return finetune_data.input_fn_builder(
       features_file.path, spec, flags_obj.max_seq_length, is_training,
       drop_remainder=flags_obj.use_tpu,
-      dynamic_length=flags_obj.dynamic_length)
+      dynamic_length=flags_obj.dynamic_length, start_step=start_step)
 
 
 def pad_multiple(flags_obj, batch_size):
@@ -361,12 +381,14 @@ def _record_evaluated(output_dir, checkpoint_path):
   gfile_utils.write_json(os.path.join(output_dir, EVAL_HISTORY_FILE), done)
 
 
-def train_and_evaluate(estimator, train_input_fn, num_train_steps, output_dir,
-                       evaluate_fn=None, every=1000,
+def train_and_evaluate(estimator, train_input_fn_at, num_train_steps,
+                       output_dir, evaluate_fn=None, every=1000,
                        metric_key="eval_accuracy", higher_is_better=True):
   """Trains to num_train_steps, resuming from output_dir's newest readable
   checkpoint.
 
+  train_input_fn_at(step) is the training input_fn that continues the data
+  stream at global step `step` (each round starts where the last one ended).
   With evaluate_fn(checkpoint_path) -> results dict, training pauses every
   `every` steps (and at the end) to evaluate the new checkpoint and keep the
   best one by `metric_key` in output_dir/best/. A checkpoint a killed run
@@ -377,13 +399,12 @@ def train_and_evaluate(estimator, train_input_fn, num_train_steps, output_dir,
   """
   estimator_utils.recover_latest_checkpoint(output_dir)
   if evaluate_fn is None:
-    estimator_utils.train(estimator, train_input_fn, num_train_steps)
+    _train_to(estimator, train_input_fn_at, num_train_steps, output_dir)
     return None
   best = BestCheckpoint(output_dir, metric_key, higher_is_better)
   results = None
   for end in round_ends(num_train_steps, every):
-    if end > estimator_utils.latest_step(output_dir):
-      estimator_utils.train(estimator, train_input_fn, end)
+    _train_to(estimator, train_input_fn_at, end, output_dir)
     checkpoint = estimator_utils.recover_latest_checkpoint(output_dir)
     if os.path.basename(checkpoint) in _evaluated_checkpoints(output_dir):
       continue
@@ -391,6 +412,49 @@ def train_and_evaluate(estimator, train_input_fn, num_train_steps, output_dir,
     best.consider(checkpoint, results)
     _record_evaluated(output_dir, checkpoint)
   return results
+
+
+def _train_to(estimator, train_input_fn_at, end, output_dir, repair=True):
+  """Trains from output_dir's newest checkpoint to step `end` unless it is
+  there already (repair: see estimator_utils.recover_latest_checkpoint)."""
+  start = estimator_utils.latest_step(output_dir, repair)
+  if end > start:
+    estimator_utils.train(estimator, train_input_fn_at(start), end)
+
+
+def train_in_step_with_chief(estimator, train_input_fn_at, num_train_steps,
+                             output_dir, chief_evaluates, every=1000,
+                             poll_seconds=1.0):
+  """train_and_evaluate's training on a multi_worker task other than the
+  chief, which repairs, evaluates and keeps the best checkpoint alone.
+
+  The collective training steps need every task, so this task trains the
+  rounds the chief trains. Before the next round it waits until the chief
+  has recorded its evaluation of a checkpoint at the round's end or later:
+  both then resume from the same newest checkpoint.
+  """
+  if not chief_evaluates:
+    _train_to(estimator, train_input_fn_at, num_train_steps, output_dir,
+              repair=False)
+    return
+  for end in round_ends(num_train_steps, every):
+    _train_to(estimator, train_input_fn_at, end, output_dir, repair=False)
+    _wait_for_chief_evaluation(output_dir, end, poll_seconds)
+
+
+def _wait_for_chief_evaluation(output_dir, step, poll_seconds):
+  started = last_report = time.time()
+  tf.logging.info("Waiting for the chief to evaluate the checkpoint of step "
+                  "%d.", step)
+  while max([estimator_utils.checkpoint_step(name) for name in
+             _evaluated_checkpoints(output_dir)] + [-1]) < step:
+    if time.time() - last_report > 60:
+      last_report = time.time()
+      tf.logging.info("Still waiting (%d s) for the chief to evaluate the "
+                      "checkpoint of step %d in %s; if the chief died, "
+                      "restart every task.", last_report - started, step,
+                      output_dir)
+    time.sleep(poll_seconds)
 
 
 def latest_checkpoint(output_dir):
@@ -460,9 +524,15 @@ class Task(abc.ABC):
   def head_fn(self):
     """head_fn(features, is_training, encoder) -> HeadOutputs."""
 
-  def input_fn(self, features_file, is_training):
+  @property
+  def cache_dir(self):
+    """The directory of this task's feature caches (see cache_dir())."""
+    return cache_dir(self.flags)
+
+  def input_fn(self, features_file, is_training, start_step=0):
     """The input_fn of a features file of records of `self.spec`."""
-    return input_fn(self.flags, features_file, self.spec, is_training)
+    return input_fn(self.flags, features_file, self.spec, is_training,
+                    start_step)
 
   @abc.abstractmethod
   def evaluate(self, estimator, dev_file, checkpoint_path):
@@ -478,15 +548,23 @@ class Task(abc.ABC):
     pretrained encoder as a TF-Hub module)."""
 
   def check_inputs(self):
-    """The files of every stage the flags ask for exist, before any work."""
-    for split, flag in (("train", "do_train"), ("dev", "do_eval"),
-                        ("test", "do_predict")):
-      if getattr(self.flags, flag):
-        try:
-          files = self.split_files(split)
-        except FileNotFoundError as e:
-          raise ValueError("--%s: %s" % (flag, e)) from e
-        check_input_files(files, "--" + flag)
+    """The files of every stage this task runs exist, before any work."""
+    for split, flag in stage_splits(self.flags):
+      try:
+        files = self.split_files(split)
+      except FileNotFoundError as e:
+        raise ValueError("--%s: %s" % (flag, e)) from e
+      check_input_files(files, "--" + flag)
+
+
+def stage_splits(flags_obj):
+  """[(split, flag)] of the stages the flags ask for that this process runs:
+  on a multi_worker task other than the chief only training (the chief
+  evaluates and predicts)."""
+  stages = (("train", "do_train"), ("dev", "do_eval"), ("test", "do_predict"))
+  if not estimator_utils.is_chief(flags_obj):
+    stages = stages[:1]
+  return [(split, flag) for split, flag in stages if getattr(flags_obj, flag)]
 
 
 def run_stages(task):
@@ -499,8 +577,9 @@ def run_stages(task):
   flags_obj = task.flags
   task.check_inputs()
   train_file = task.features_file("train") if flags_obj.do_train else None
+  chief = estimator_utils.is_chief(flags_obj)
   dev_file = None
-  if flags_obj.do_eval:
+  if flags_obj.do_eval and chief:
     dev_file = task.features_file(
         "dev", pad_multiple(flags_obj, flags_obj.eval_batch_size))
   num_train_steps, num_warmup_steps = 0, 0
@@ -509,6 +588,16 @@ def run_stages(task):
                                                     train_file.num_records)
   estimator = make_estimator(flags_obj, task.head_fn(), task.setup,
                              num_train_steps, num_warmup_steps)
+  train_input_fn_at = lambda step: task.input_fn(train_file, True, step)
+  if not chief:
+    if train_file:
+      train_in_step_with_chief(
+          estimator, train_input_fn_at, num_train_steps,
+          flags_obj.output_dir, chief_evaluates=flags_obj.do_eval,
+          every=flags_obj.save_checkpoints_steps)
+    tf.logging.info("Not the chief: the chief evaluates, predicts and "
+                    "exports.")
+    return None
   results = None
   if flags_obj.do_train:
     evaluate_fn = None
@@ -516,7 +605,7 @@ def run_stages(task):
       evaluate_fn = lambda checkpoint: task.evaluate(estimator, dev_file,
                                                      checkpoint)
     results = train_and_evaluate(
-        estimator, task.input_fn(train_file, True), num_train_steps,
+        estimator, train_input_fn_at, num_train_steps,
         flags_obj.output_dir, evaluate_fn,
         every=flags_obj.save_checkpoints_steps, metric_key=task.metric_key,
         higher_is_better=task.higher_is_better)

@@ -56,10 +56,18 @@ def test_loop_evaluates_every_checkpoint_and_keeps_the_lowest(tmp_path):
     return {"eval_loss": _weight_distance(checkpoint) + (5.0 if step > 10
                                                          else 0.0)}
 
+  started_at = []
+
+  def input_fn_at(step):
+    started_at.append(step)
+    return _input_fn
+
   results = finetuning.train_and_evaluate(
-      _estimator(model_dir), _input_fn, 20, model_dir, evaluate_fn, every=5,
+      _estimator(model_dir), input_fn_at, 20, model_dir, evaluate_fn, every=5,
       metric_key="eval_loss", higher_is_better=False)
   assert evaluated == [5, 10, 15, 20]
+  # Each round's input continues where the last round's ended.
+  assert started_at == [0, 5, 10, 15]
   assert results["eval_loss"] > 5.0
   best = finetuning.trained_checkpoint(model_dir)
   assert os.path.dirname(best) == os.path.join(model_dir, "best")
@@ -81,12 +89,12 @@ def test_loop_resumes_and_evaluates_what_a_killed_run_did_not(tmp_path):
     evaluated.append(estimator_utils.checkpoint_step(checkpoint))
     return {"eval_accuracy": -_weight_distance(checkpoint)}
 
-  finetuning.train_and_evaluate(_estimator(model_dir), _input_fn, 15,
-                                model_dir, evaluate_fn, every=5)
+  finetuning.train_and_evaluate(_estimator(model_dir), lambda _: _input_fn,
+                                15, model_dir, evaluate_fn, every=5)
   assert evaluated == [10, 15]
   # Rerunning the finished command trains and evaluates nothing more.
-  finetuning.train_and_evaluate(_estimator(model_dir), _input_fn, 15,
-                                model_dir, evaluate_fn, every=5)
+  finetuning.train_and_evaluate(_estimator(model_dir), lambda _: _input_fn,
+                                15, model_dir, evaluate_fn, every=5)
   assert evaluated == [10, 15]
   assert estimator_utils.checkpoint_step(
       finetuning.trained_checkpoint(model_dir)) == 15

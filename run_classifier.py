@@ -133,7 +133,7 @@ class ClassifierTask(finetuning.Task):
           self.setup.tokenizer)
 
     features = finetune_data.prepare_features_file(
-        records, self.spec, fingerprint, self.flags.output_dir, split,
+        records, self.spec, fingerprint, self.cache_dir, split,
         pad_to_multiple, sort_by_length)
     if split == "train" and not self.is_regression:
       self.train_label_counts = features.stats["label_counts"]

@@ -286,17 +286,15 @@ class NerTask(finetuning.Task):
   def check_inputs(self):
     """Every split the flags need is there and its tags are known, before
     anything is trained."""
-    for split, flag in (("train", "do_train"), ("dev", "do_eval"),
-                        ("test", "do_predict")):
-      if getattr(self.flags, flag):
-        examples = self.examples(split)
-        finetuning.require_examples(len(examples), split,
-                                    [self.split_file(split)])
-        if split != "test" and any(e.tags is None for e in examples):
-          raise ner_data.NerDataError(
-              "%s has sentences without tags; the %s split needs them." %
-              (self.split_file(split), split))
-        ner_data.check_tags(examples, self.labels, self.scheme)
+    for split, _ in finetuning.stage_splits(self.flags):
+      examples = self.examples(split)
+      finetuning.require_examples(len(examples), split,
+                                  [self.split_file(split)])
+      if split != "test" and any(e.tags is None for e in examples):
+        raise ner_data.NerDataError(
+            "%s has sentences without tags; the %s split needs them." %
+            (self.split_file(split), split))
+      ner_data.check_tags(examples, self.labels, self.scheme)
 
   def features_file(self, split, pad_to_multiple=1):
     path = self.split_file(split)
@@ -314,9 +312,9 @@ class NerTask(finetuning.Task):
           self.flags.max_seq_length, stats)
 
     features = finetune_data.prepare_features_file(
-        records, SPEC, fingerprint, self.flags.output_dir, split,
+        records, SPEC, fingerprint, self.cache_dir, split,
         pad_to_multiple, sort_by_length)
-    if split == "train":
+    if split == "train" and estimator_utils.is_chief(self.flags):
       self.save_labels()
     if features.stats.get("split_sentences"):
       tf.logging.info("%s: %d sentences longer than --max_seq_length were "

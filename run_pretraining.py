@@ -136,7 +136,7 @@ def validate_flags(flags_obj, devices=None):
   Returns:
     (albert_config, train_files, eval_files): the files are None when unused.
   """
-  estimator_utils.validate_common_flags(flags_obj, allow_multi_worker=True)
+  estimator_utils.validate_common_flags(flags_obj)
   if not flags_obj.do_train and not flags_obj.do_eval:
     raise ValueError("Pass --do_train and/or --do_eval.")
   config = estimator_utils.load_albert_config(flags_obj.bert_config_file)
@@ -151,12 +151,7 @@ def validate_flags(flags_obj, devices=None):
                      "max_seq_length=%d], got %d." % (
                          flags_obj.max_seq_length,
                          flags_obj.max_predictions_per_seq))
-  # Under multi_worker the chief evaluates alone: only training batches split.
-  split_batches = ("train_batch_size", "eval_batch_size")
-  strategy = distribution.strategy_name(flags_obj, devices)
-  if strategy == distribution.MULTI_WORKER:
-    split_batches = ("train_batch_size",)
-  estimator_utils.check_batch_sizes(flags_obj, split_batches, devices)
+  estimator_utils.check_split_batch_sizes(flags_obj, devices)
   train_files = eval_files = None
   if flags_obj.do_train:
     if not flags_obj.input_file:

@@ -235,7 +235,7 @@ class Task(finetuning.Task):
     """Every split the flags need has its files; the test split is read too,
     so a malformed test record stops the run before training."""
     super().check_inputs()
-    if self.flags.do_predict:
+    if ("test", "do_predict") in finetuning.stage_splits(self.flags):
       self.test = read_test_split(self)
 
   def examples(self, split):
@@ -269,7 +269,7 @@ class Task(finetuning.Task):
       return self.converter.records(split_examples, stats)
 
     features = finetune_data.prepare_features_file(
-        records_fn, self.spec, fingerprint, self.flags.output_dir, split,
+        records_fn, self.spec, fingerprint, self.cache_dir, split,
         pad_to_multiple, sort_by_length)
     if split == "dev":
       self.dev_subsets = set(features.stats.get("subsets", {}))
@@ -277,12 +277,13 @@ class Task(finetuning.Task):
                     features.num_real_records, features.stats)
     return features
 
-  def input_fn(self, features_file, is_training):
+  def input_fn(self, features_file, is_training, start_step=0):
     return finetune_data.input_fn_builder(
         features_file.path, self.spec, self.flags.max_seq_length, is_training,
         drop_remainder=self.flags.use_tpu,
         dynamic_length=self.flags.dynamic_length,
-        bucket_boundaries=bucket_boundaries(self.flags.max_seq_length))
+        bucket_boundaries=bucket_boundaries(self.flags.max_seq_length),
+        start_step=start_step)
 
   def head_fn(self):
     """The head; its metrics report accuracy per subset present in dev."""

@@ -191,14 +191,6 @@ class PredictData:
   metric: str
 
 
-def _cache_location(feature_file_flag, output_dir, default_name):
-  """(cache_dir, name) from a --*_feature_file flag or the output dir."""
-  if feature_file_flag:
-    directory, name = os.path.split(feature_file_flag)
-    return directory or ".", name
-  return output_dir, default_name
-
-
 class SquadTask(finetuning.Task):
   """A run's reading-comprehension task (v1 or v2) for finetuning.run_stages.
 
@@ -233,6 +225,17 @@ class SquadTask(finetuning.Task):
                        self.flags.predict_file)
     return data.features
 
+  def _cache_location(self, feature_file_flag, default_name):
+    """(directory, name) of a cache: --*_feature_file, else the task's cache
+    directory. A multi_worker task other than the chief keeps its own copy
+    there (the flag names the chief's)."""
+    if not feature_file_flag:
+      return self.cache_dir, default_name
+    directory, name = os.path.split(feature_file_flag)
+    if not estimator_utils.is_chief(self.flags):
+      return self.cache_dir, name
+    return directory or ".", name
+
   def record_maker(self, is_training):
     return squad_utils.RecordMaker(
         self.setup.tokenizer, self.flags.max_seq_length,
@@ -252,8 +255,8 @@ class SquadTask(finetuning.Task):
   def train_features(self):
     """The training FeaturesFile (reads and windows the data on a miss)."""
     path = self.flags.train_file
-    cache_dir, name = _cache_location(self.flags.train_feature_file,
-                                      self.flags.output_dir, "train")
+    cache_dir, name = self._cache_location(self.flags.train_feature_file,
+                                           "train")
 
     def records(stats):
       read_stats = {}
@@ -281,8 +284,8 @@ class SquadTask(finetuning.Task):
   def _make_predict_data(self):
     path = self.flags.predict_file
     examples = self.read(path, False)
-    cache_dir, name = _cache_location(self.flags.predict_feature_file,
-                                      self.flags.output_dir, "predict")
+    cache_dir, name = self._cache_location(self.flags.predict_feature_file,
+                                           "predict")
     pad = finetuning.pad_multiple(self.flags, self.flags.predict_batch_size)
     sort_by_length = bool(self.flags.dynamic_length)
     fingerprint = self._fingerprint("predict", path, pad_to_multiple=pad,
