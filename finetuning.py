@@ -138,6 +138,24 @@ def check_checkpoint_layout(init_checkpoint, albert_config, config_file):
             suggestion))
 
 
+# Fine-tuning a pre-LN encoder at 1e-3 saturated its pooler (the classifier
+# then predicts one class); 1e-4 learned. Above this rate a warning says so.
+PRELN_MAX_LEARNING_RATE = 3e-4
+
+
+def preln_learning_rate_warning(albert_config, learning_rate):
+  """The warning for a pre-LN encoder fine-tuned at a rate that can saturate
+  its pooler, else None."""
+  if (albert_config.ln_type != "preln" or
+      learning_rate <= PRELN_MAX_LEARNING_RATE):
+    return None
+  return ("--learning_rate=%g with a pre-LN encoder (ln_type=preln): its last "
+          "hidden states are not normalised, and at high rates they grow "
+          "until the pooler's tanh saturates and every input gets the same "
+          "prediction (measured: 1e-3 collapses, 1e-4 learns). Pass "
+          "--learning_rate=1e-4 or lower." % learning_rate)
+
+
 def make_tokenizer(flags_obj):
   """(tokenizer, [vocab_file, spm_model_file], do_lower_case), from the flags
   or, without a vocab flag, from the hub module."""
@@ -182,6 +200,11 @@ class Setup(object):
                               flags_obj.bert_config_file)
       if flags_obj.export_dir:
         export.check_hub_checkpoint(flags_obj.init_checkpoint)
+    if flags_obj.do_train:
+      warning = preln_learning_rate_warning(albert_config,
+                                            flags_obj.learning_rate)
+      if warning:
+        tf.logging.warning(warning)
     estimator_utils.check_writable_dir(flags_obj.output_dir)
     if flags_obj.export_dir:
       estimator_utils.check_writable_dir(flags_obj.export_dir, "export_dir")

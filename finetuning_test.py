@@ -14,6 +14,7 @@ import tensorflow.compat.v1 as tf
 import classifier_test_util
 import estimator_utils
 import finetuning
+import modeling
 import run_classifier
 
 
@@ -302,3 +303,14 @@ def test_recovery_in_a_relative_model_dir_names_real_files(tmp_path,
   assert os.path.exists(latest + ".index")
   estimator_utils.train(_estimator(model_dir), _input_fn, 12)
   assert estimator_utils.latest_step(model_dir) == 12
+
+
+def test_pre_ln_encoders_warn_at_rates_that_saturate_the_pooler():
+  preln = modeling.AlbertConfig.from_dict(
+      dict(classifier_test_util.TINY_CONFIG, ln_type="preln"))
+  postln = modeling.AlbertConfig.from_dict(classifier_test_util.TINY_CONFIG)
+  message = finetuning.preln_learning_rate_warning(preln, 1e-3)
+  assert "--learning_rate=0.001 with a pre-LN encoder" in message
+  assert "1e-4 or lower" in message
+  assert finetuning.preln_learning_rate_warning(preln, 1e-4) is None
+  assert finetuning.preln_learning_rate_warning(postln, 1e-3) is None

@@ -231,3 +231,22 @@ def test_reusing_output_dir_with_other_head_fails(crf_run):
   with pytest.raises(ValueError, match="trained with --use_crf"):
     run_ner.run(flags_for(crf_run, crf_run["output_dir"], do_eval=True,
                           use_crf=False))
+
+
+def test_fine_tune_from_exported_hub_module(crf_run, tmp_path):
+  output_dir = str(tmp_path / "hub_out")
+  # No --vocab_file: the module's tokenization_info supplies it.
+  results = run_ner.run(flags_for(
+      crf_run, output_dir, do_train=True, do_eval=True, do_predict=True,
+      use_crf=True, init_checkpoint=None, vocab_file=None,
+      albert_hub_module_handle=os.path.join(crf_run["export_dir"],
+                                            "hub_module")))
+  assert results["eval_f1"] >= 0.85, results
+  names = [name for name, _ in tf.train.list_variables(
+      tf.train.latest_checkpoint(output_dir))]
+  assert any(name.startswith("module/bert/encoder/") for name in names)
+  assert not any(name.startswith("bert/") for name in names)
+  with open(os.path.join(output_dir, "test_predictions.txt"),
+            encoding="utf-8") as f:
+    predicted = [line for line in f.read().split("\n\n") if line.strip()]
+  assert len(predicted) == len(crf_run["splits"]["test"])
