@@ -24,6 +24,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import classifier_model
+import classifier_test_util
 import finetuning
 import run_classifier
 
@@ -36,12 +37,8 @@ VOCAB = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + GROUP_100 +
          GROUP_101 + NEUTRAL)
 # TNEWS's 15 labels; the training file uses only the first two.
 TNEWS_LABELS = ["%d" % i for i in range(100, 117) if i not in (105, 111)]
-CONFIG = dict(
-    vocab_size=len(VOCAB), embedding_size=16, hidden_size=32,
-    num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-    hidden_act="gelu", hidden_dropout_prob=0.0,
-    attention_probs_dropout_prob=0.0, max_position_embeddings=128,
-    type_vocab_size=2, initializer_range=0.02, ln_type="postln")
+CONFIG = dict(classifier_test_util.TINY_CONFIG, vocab_size=len(VOCAB),
+              intermediate_size=128, max_position_embeddings=128)
 
 
 def toy_text(label, rng):

@@ -337,10 +337,12 @@ def fixed_order_dataset(real_dataset, input_files, max_seq_length,
 # must not import this module: run_pretraining, imported first, would set
 # the shared flags' defaults (optimizer=lamb) for run_classifier.
 _RUN_CLASSIFIER = """
-import runpy, sys, time
+import json, runpy, sys, time
 import tensorflow.compat.v1 as tf
 import estimator_utils
-seconds_per_step, sys.argv = float(sys.argv[1]), sys.argv[1:]
+values, seconds_per_step = json.loads(sys.argv[1]), float(sys.argv[2])
+sys.argv = ["run_classifier.py"] + ["--%s=%s" % item
+                                    for item in sorted(values.items())]
 
 class SlowStepHook(tf.train.SessionRunHook):
   def after_run(self, run_context, run_values):
@@ -404,16 +406,12 @@ class Job(object):
 
   def start(self, name, values, environ=None, prefix=(), seconds_per_step=0.0,
             script=_RUN):
-    """Runs `script` (run_pretraining with `values`, or run_classifier with
-    `values` as its command line) in a subprocess logging to name.log."""
-    if script == _RUN:
-      args = [json.dumps(values), str(seconds_per_step)]
-    else:
-      args = [str(seconds_per_step)] + ["--%s=%s" % item
-                                        for item in sorted(values.items())]
+    """Runs `script` (_RUN or _RUN_CLASSIFIER, given the flag `values`) in
+    a subprocess logging to name.log."""
     log = open(os.path.join(self.log_dir, name + ".log"), "w")
     process = subprocess.Popen(
-        list(prefix) + [sys.executable, "-c", script] + args,
+        list(prefix) + [sys.executable, "-c", script, json.dumps(values),
+                        str(seconds_per_step)],
         # One intra-op thread: every reduction then sums in one order, so
         # losses compare at rtol 1e-5 however loaded the machine is.
         cwd=HERE, env=dict(os.environ, TF_NUM_INTRAOP_THREADS="1",
@@ -438,6 +436,18 @@ class Job(object):
       if process.poll() is None:
         process.kill()
       process.wait()
+
+
+def kill_worker_when(workers, ready, what, timeout=240):
+  """Waits until ready() while both workers run, then kills worker 1."""
+  deadline = time.time() + timeout
+  while not ready():
+    assert workers[0].poll() is None and workers[1].poll() is None, \
+        read_log(workers[0])[-3000:] + read_log(workers[1])[-3000:]
+    assert time.time() < deadline, "no %s after %d s" % (what, timeout)
+    time.sleep(0.05)
+  workers[1].send_signal(signal.SIGKILL)
+  workers[1].wait()
 
 
 def read_log(process):
@@ -515,15 +525,9 @@ def _run_cluster_test(data_dir, tmp_path, network, job):
   # (While they start.) Clipping each worker's gradient, or none, would
   # change the update.
   assert min(initial_gradient_norms(data_dir)) > optimization.CLIP_NORM
-  deadline = time.time() + 240
-  while (run_pretraining_test.checkpoint_step(cluster_dir) or 0) < \
-      CHECKPOINT_EVERY:
-    assert first[0].poll() is None and first[1].poll() is None, \
-        read_log(first[0])[-3000:] + read_log(first[1])[-3000:]
-    assert time.time() < deadline, "no checkpoint after 240 s"
-    time.sleep(0.05)
-  first[1].send_signal(signal.SIGKILL)
-  first[1].wait()
+  kill_worker_when(
+      first, lambda: (run_pretraining_test.checkpoint_step(cluster_dir) or 0)
+      >= CHECKPOINT_EVERY, "checkpoint")
   killed_at = run_pretraining_test.checkpoint_step(cluster_dir)
   assert CHECKPOINT_EVERY <= killed_at < NUM_STEPS
   # The chief stops by itself (instead of retrying a dead collective group).
@@ -639,15 +643,9 @@ def test_two_workers_fine_tune_in_rounds_and_survive_a_killed_worker(
     first = job.start_cluster("first", network, values, seconds_per_step=0.3,
                               script=_RUN_CLASSIFIER)
     history = os.path.join(values["output_dir"], finetuning.EVAL_HISTORY_FILE)
-    deadline = time.time() + 240
-    while not (os.path.exists(history) and
-               steps_run(read_log(first[0])) > ROUND + 2):
-      assert first[0].poll() is None and first[1].poll() is None, \
-          read_log(first[0])[-3000:] + read_log(first[1])[-3000:]
-      assert time.time() < deadline, "no second round after 240 s"
-      time.sleep(0.05)
-    first[1].send_signal(signal.SIGKILL)
-    first[1].wait()
+    kill_worker_when(first, lambda: (os.path.exists(history) and
+                                     steps_run(read_log(first[0])) > ROUND + 2),
+                     "second round")
     chief_log = finish(first[0], timeout=120)
     assert "LostPeerError" in chief_log
     with open(history) as f:
